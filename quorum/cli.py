@@ -1,0 +1,22 @@
+"""The `quorum` command line. Each command group lives in quorum/commands/."""
+
+from __future__ import annotations
+
+import typer
+
+from quorum.commands import doctor, images, model, sandbox
+
+app = typer.Typer(
+    name="quorum",
+    help="Solve software issues by test-time scaling: many sandboxed trajectories, "
+    "tests and verifiers, a hybrid selector, a hard budget.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("doctor")(doctor.doctor)
+app.add_typer(images.app, name="images")
+app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(model.app, name="model")
+
+if __name__ == "__main__":
+    app()
