@@ -10,3 +10,5 @@ CREATED_AT = "ai.quorum.created-at"  # unix seconds
 TTL_S = "ai.quorum.ttl-s"  # seconds after CREATED_AT when the container may be swept
 KIND = "ai.quorum.kind"  # "sandbox", "snapshot-build", "base-image", "snapshot"
 CONTENT_KEY = "ai.quorum.content-key"  # recipe hash of a content-keyed image
+OWNER_STARTED = "ai.quorum.owner-started"  # owner's start time (/proc), guards against pid reuse
+BASE_COMMIT = "ai.quorum.base-commit"  # on snapshots: the commit the workspace is checked out at

@@ -1,0 +1,47 @@
+"""Configuration of Docker sandboxes and snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox.protocol import DEFAULT_OUTPUT_LIMIT
+
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+CONTAINER_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+class DockerSandboxConfig(BaseModel):
+    """How one Docker sandbox is started."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(description="image to start from: a base image or a snapshot")
+    workspace: str = Field("/workspace", description="the repository's path in the container")
+    memory: str = Field("4g", description="memory limit (docker syntax: 512m, 4g)")
+    cpus: float = Field(2.0, gt=0, description="CPU limit in cores")
+    pids_limit: int = Field(1024, gt=0, description="most processes at once (fork bombs)")
+    network: bool = Field(False, description="network access; off unless installing")
+    user: str | None = Field(None, description="run commands as this user instead of root")
+    ca_bundle: Path | None = Field(
+        None, description="host CA bundle mounted read-only, for corporate proxies and PyPI"
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="environment of every exec")
+    ttl_s: int = Field(6 * 3600, gt=0, description="after this, `quorum sandbox gc` removes it")
+    output_limit: int = Field(DEFAULT_OUTPUT_LIMIT, gt=0, description="bytes kept per stream")
+
+
+class SnapshotSpec(BaseModel):
+    """A repository prepared once and committed to an image that sandboxes start from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_image: str
+    source: Path = Field(description="a git repository on the host (work tree or bare)")
+    commit: str = Field("HEAD", description="commit to check out in the workspace")
+    setup: list[str] = Field(default_factory=list, description="shell commands, network on")
+    workspace: str = "/workspace"
+    user: str | None = Field(None, description="create this user and give it the workspace")
+    ca_bundle: Path | None = None
+    setup_timeout_s: float = Field(1800, gt=0)

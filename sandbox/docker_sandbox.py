@@ -1,0 +1,168 @@
+"""A sandbox in a Docker container: capabilities only. `DockerProvider` starts it."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import shlex
+import tarfile
+from collections.abc import Callable, Mapping
+from typing import Self
+
+from docker import APIClient
+
+from sandbox import git_ops
+from sandbox.docker_client import translate_docker_errors
+from sandbox.docker_exec import run_in_container
+from sandbox.errors import PathEscape, SandboxClosed, SandboxError
+from sandbox.paths import is_inside, join_inside
+from sandbox.result import ExecResult
+
+FILE_OP_TIMEOUT_S = 60
+
+
+class DockerSandbox:
+    def __init__(
+        self,
+        api: APIClient,
+        container_id: str,
+        *,
+        workspace: str,
+        user: str | None,
+        env: Mapping[str, str],
+        output_limit: int,
+        base_commit: str | None = None,
+        on_close: Callable[[DockerSandbox], None] | None = None,
+    ) -> None:
+        self._api = api
+        self.container_id = container_id
+        self._workspace = workspace
+        self._user = user
+        self._env = dict(env)
+        self._output_limit = output_limit
+        self._base = base_commit
+        self._on_close = on_close
+        self._closed = False
+
+    @property
+    def workspace(self) -> str:
+        return self._workspace
+
+    @property
+    def base_commit(self) -> str:
+        if self._base is None:  # snapshots carry it in a label; a bare image computes it once
+            self._base = git_ops.read_base_commit(self)
+        return self._base
+
+    def exec(
+        self,
+        cmd: str,
+        *,
+        timeout: float,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        self._check_open()
+        return run_in_container(
+            self._api,
+            self.container_id,
+            cmd,
+            timeout=timeout,
+            workdir=join_inside(self._workspace, workdir) if workdir else self._workspace,
+            env={**self._env, **(env or {})},
+            user=self._user,
+            output_limit=self._output_limit,
+        )
+
+    def read_file(self, path: str) -> bytes:
+        self._check_open()
+        real = self._resolve(path)
+        with translate_docker_errors(f"read {path}"):
+            try:
+                chunks, _ = self._api.get_archive(self.container_id, real)
+            except Exception as exc:  # NotFound arrives as an APIError subclass
+                if getattr(exc, "status_code", None) == 404:
+                    raise SandboxError(f"cannot read {path}: no such file") from exc
+                raise
+            archive = io.BytesIO(b"".join(chunks))
+        with tarfile.open(fileobj=archive) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise SandboxError(f"cannot read {path}: not a regular file")
+            handle = tar.extractfile(member)
+            assert handle is not None
+            return handle.read()
+
+    def write_file(self, path: str, data: bytes | str) -> None:
+        self._check_open()
+        real = self._resolve(path)
+        parent, name = posixpath.split(real)
+        payload = data.encode() if isinstance(data, str) else data
+        mkdir = self.exec(f"mkdir -p -- {shlex.quote(parent)}", timeout=FILE_OP_TIMEOUT_S)
+        if not mkdir.ok:
+            raise SandboxError(f"cannot write {path}: {mkdir.output.strip()}")
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(payload))
+        with translate_docker_errors(f"write {path}"):
+            self._api.put_archive(self.container_id, parent, archive.getvalue())
+        if self._user:  # put_archive writes as root; hand the file to the sandbox's user
+            self._exec_root(f"chown {shlex.quote(self._user)} -- {shlex.quote(real)}")
+
+    def diff(self) -> str:
+        self._check_open()
+        return git_ops.diff_against(self, self.base_commit)
+
+    def apply_patch(self, patch: str) -> None:
+        self._check_open()
+        git_ops.apply(self, patch)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            with translate_docker_errors("remove sandbox container"):
+                self._api.remove_container(self.container_id, force=True)
+        except SandboxError as exc:
+            if "No such container" not in str(exc):
+                raise
+        finally:
+            if self._on_close:
+                self._on_close(self)
+
+    def _resolve(self, path: str) -> str:
+        """The real path (symlinks followed, inside the container) of a workspace path."""
+        lexical = join_inside(self._workspace, path)
+        result = self._exec_root(f"realpath -m -- {shlex.quote(lexical)}")
+        real = result.stdout.strip()
+        if not result.ok or not real:
+            raise SandboxError(f"cannot resolve {path}: {result.output.strip()}")
+        if not is_inside(self._workspace, real):
+            raise PathEscape(f"{path!r} resolves to {real}, outside the workspace")
+        return real
+
+    def _exec_root(self, cmd: str) -> ExecResult:
+        return run_in_container(
+            self._api,
+            self.container_id,
+            cmd,
+            timeout=FILE_OP_TIMEOUT_S,
+            workdir="/",
+            env=None,
+            user="root",
+            output_limit=64 * 1024,
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SandboxClosed(f"sandbox {self.container_id[:12]} was closed")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
