@@ -1,6 +1,88 @@
-"""`quorum images` commands."""
+"""`quorum images`: build and list the Debian Python base images sandboxes start from."""
+
 from __future__ import annotations
 
-import typer
+import time
+from enum import StrEnum
+from typing import Annotated, NoReturn
 
-app = typer.Typer(help="images commands", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from sandbox import images, labels
+from sandbox.docker_client import connect, translate_docker_errors
+from sandbox.errors import QuorumError
+
+app = typer.Typer(help="Build and list the base images sandboxes start from.", no_args_is_help=True)
+
+
+class SuiteChoice(StrEnum):
+    all = "all"
+    bookworm = "bookworm"
+    bullseye = "bullseye"
+
+
+@app.command("build-base")
+def build_base(
+    suite: Annotated[SuiteChoice, typer.Option(help="Debian suite to build, or all.")] = (
+        SuiteChoice.all
+    ),
+    mirror: Annotated[
+        str | None, typer.Option(help="Debian mirror URL (default: the host's apt source).")
+    ] = None,
+    pull: Annotated[
+        str | None,
+        typer.Option(
+            help="Registry repository to try before building, e.g. reg.local/quorum/base."
+        ),
+    ] = None,
+) -> None:
+    """Build the base images that are missing; present ones are left alone (content-keyed)."""
+    console = Console(highlight=False)
+    suites = list(images.SUITES) if suite is SuiteChoice.all else [suite.value]
+    try:
+        client = connect()
+        for name in suites:
+            tag = images.base_image_tag(name)
+            if images.base_image_present(client, name):
+                console.print(f"[green]✓[/] {tag} already present")
+                continue
+            started = time.monotonic()
+            console.print(f"building {tag} (Debian {name}, Python {images.SUITES[name]})")
+            images.ensure_base_image(
+                client, name, mirror=mirror, pull_from=pull,
+                progress=lambda msg: console.print(f"  {escape(msg)}"),
+            )  # fmt: skip
+            console.print(f"[green]✓[/] {tag} ready in {time.monotonic() - started:.0f}s")
+    except QuorumError as exc:
+        _fail(console, exc)
+
+
+@app.command("list")
+def list_images() -> None:
+    """The base images present, marking those the current recipe uses."""
+    console = Console(highlight=False)
+    current = {images.base_image_tag(s) for s in images.SUITES}
+    try:
+        client = connect()
+        with translate_docker_errors("listing base images"):
+            found = client.images.list(filters={"label": f"{labels.KIND}=base-image"})
+    except QuorumError as exc:
+        _fail(console, exc)
+    # Plain lines, not a table: tags stay whole in narrow terminals and greppable in logs.
+    present = set()
+    for image in found:
+        suite = image.labels.get(images.SUITE_LABEL, "?")
+        size = f"{image.attrs.get('Size', 0) / 1024**2:.0f} MiB"
+        for tag in image.tags or ["<untagged>"]:
+            present.add(tag)
+            status = "current" if tag in current else "stale: old recipe, `docker rmi` it"
+            console.print(f"{tag}  {suite}  {size}  {status}")
+    for tag in sorted(current - present):
+        console.print(f"{tag}  missing: run `quorum images build-base`")
+
+
+def _fail(console: Console, exc: QuorumError) -> NoReturn:
+    console.print(f"[red]✗[/] {escape(str(exc))}")
+    raise typer.Exit(1)
