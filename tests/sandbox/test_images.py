@@ -172,3 +172,15 @@ def test_build_as_non_root_says_it_needs_root(client) -> None:
         capture_output=True, text=True, timeout=60, cwd=os.getcwd(),
     )  # fmt: skip
     assert "needs root" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.docker
+def test_failed_pull_falls_back_to_building(client) -> None:
+    spec = _unbuilt_recipe(client)
+    messages: list[str] = []
+    with pytest.raises(images.ImageBuildError, match="mirror"):
+        images.ensure_image(
+            client, spec, pull_from="127.0.0.1:9/quorum/base", mirror=UNREACHABLE_MIRROR,
+            progress=messages.append,
+        )  # fmt: skip
+    assert any("pull failed" in m and "building instead" in m for m in messages), messages
