@@ -39,7 +39,7 @@ def build_base(
     ] = None,
 ) -> None:
     """Build the base images that are missing; present ones are left alone (content-keyed)."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # progress lines stay whole in logs
     suites = list(images.SUITES) if suite is SuiteChoice.all else [suite.value]
     try:
         client = connect()
@@ -62,7 +62,7 @@ def build_base(
 @app.command("list")
 def list_images() -> None:
     """The base images present, marking those the current recipe uses."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # progress lines stay whole in logs
     current = {images.base_image_tag(s) for s in images.SUITES}
     try:
         client = connect()
