@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Annotated, NoReturn
 
@@ -42,21 +44,34 @@ def build_base(
     console = Console(highlight=False, soft_wrap=True)  # progress lines stay whole in logs
     suites = list(images.SUITES) if suite is SuiteChoice.all else [suite.value]
     try:
-        client = connect()
-        for name in suites:
-            tag = images.base_image_tag(name)
-            if images.base_image_present(client, name):
-                console.print(f"[green]✓[/] {tag} already present")
-                continue
-            started = time.monotonic()
-            console.print(f"building {tag} (Debian {name}, Python {images.SUITES[name]})")
-            images.ensure_base_image(
-                client, name, mirror=mirror, pull_from=pull,
-                progress=lambda msg: console.print(f"  {escape(msg)}"),
-            )  # fmt: skip
-            console.print(f"[green]✓[/] {tag} ready in {time.monotonic() - started:.0f}s")
+        with contextlib.closing(connect()) as client:
+            missing = [s for s in suites if not images.base_image_present(client, s)]
     except QuorumError as exc:
         _fail(console, exc)
+    for name in suites:
+        if name not in missing:
+            console.print(f"[green]✓[/] {images.base_image_tag(name)} already present")
+    # The suites build in parallel: each is mostly waiting on the mirror and on dpkg.
+    with ThreadPoolExecutor(max_workers=max(1, len(missing))) as pool:
+        futures = {s: pool.submit(_build_one, console, s, mirror, pull) for s in missing}
+    errors = {s: f.exception() for s, f in futures.items() if f.exception() is not None}
+    for name, exc in errors.items():
+        text = str(exc) if isinstance(exc, QuorumError) else repr(exc)  # a bug: show its type
+        console.print(f"[red]✗[/] {name}: {escape(text)}")
+    if errors:
+        raise typer.Exit(1)
+
+
+def _build_one(console: Console, suite: str, mirror: str | None, pull: str | None) -> None:
+    tag = images.base_image_tag(suite)
+    started = time.monotonic()
+    console.print(f"building {tag} (Debian {suite}, Python {images.SUITES[suite]})")
+    with contextlib.closing(connect()) as client:  # one client per thread
+        images.ensure_base_image(
+            client, suite, mirror=mirror, pull_from=pull,
+            progress=lambda msg: console.print(f"  {escape(msg)}"),
+        )  # fmt: skip
+    console.print(f"[green]✓[/] {tag} ready in {time.monotonic() - started:.0f}s")
 
 
 @app.command("list")
