@@ -30,6 +30,9 @@ class DockerSandboxConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict, description="environment of every exec")
     ttl_s: int = Field(6 * 3600, gt=0, description="after this, `quorum sandbox gc` removes it")
     output_limit: int = Field(DEFAULT_OUTPUT_LIMIT, gt=0, description="bytes kept per stream")
+    persistent_shell: bool = Field(
+        True, description="run commands through one attached shell (ms) instead of docker exec"
+    )
 
 
 class SnapshotSpec(BaseModel):

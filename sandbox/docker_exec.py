@@ -26,7 +26,7 @@ STREAM_GRACE_S = 1.0  # after the kill, how long the stream may take to end on i
 # $1: pid file, $2: the user's command. The wrapper is the session leader, so every
 # process the command starts shares its session id and dies with `pkill -s`.
 _WRAPPER = (
-    f'[ -d {PID_DIR} ] || mkdir -p -m 1777 {PID_DIR}; '
+    f"[ -d {PID_DIR} ] || mkdir -p -m 1777 {PID_DIR}; "
     'echo $$ > "$1"; /bin/bash -c "$2"; rc=$?; rm -f "$1"; exit $rc'
 )
 _KILLER = (
@@ -70,7 +70,7 @@ def run_in_container(
 
     timed_out = not done.wait(timeout)
     if timed_out:
-        _kill_session(api, container_id, pid_file)
+        kill_session(api, container_id, pid_file)
         if not done.wait(STREAM_GRACE_S):
             stream.close()  # a stuck stream: drop the socket rather than wait on it
     exit_code = TIMEOUT_EXIT_CODE if timed_out else _exit_code(api, exec_id)
@@ -97,7 +97,7 @@ def _drain(stream, out: BoundedBuffer, err: BoundedBuffer, done: threading.Event
         done.set()
 
 
-def _kill_session(api: APIClient, container_id: str, pid_file: str) -> None:
+def kill_session(api: APIClient, container_id: str, pid_file: str) -> None:
     with translate_docker_errors("stop a timed-out command"):
         kill_id = api.exec_create(
             container_id, ["/bin/sh", "-c", _KILLER, "quorum-kill", pid_file], user="root"

@@ -14,6 +14,7 @@ from docker import APIClient
 from sandbox import git_ops
 from sandbox.docker_client import translate_docker_errors
 from sandbox.docker_exec import run_in_container
+from sandbox.docker_shell import ShellBroken, ShellSession
 from sandbox.errors import PathEscape, SandboxClosed, SandboxError
 from sandbox.paths import is_inside, join_inside
 from sandbox.result import ExecResult
@@ -33,6 +34,7 @@ class DockerSandbox:
         output_limit: int,
         base_commit: str | None = None,
         on_close: Callable[[DockerSandbox], None] | None = None,
+        persistent_shell: bool = True,
     ) -> None:
         self._api = api
         self.container_id = container_id
@@ -43,6 +45,8 @@ class DockerSandbox:
         self._base = base_commit
         self._on_close = on_close
         self._closed = False
+        self._use_shell = persistent_shell
+        self._shell: ShellSession | None = None
 
     @property
     def workspace(self) -> str:
@@ -63,16 +67,37 @@ class DockerSandbox:
         env: Mapping[str, str] | None = None,
     ) -> ExecResult:
         self._check_open()
+        cwd = join_inside(self._workspace, workdir) if workdir else self._workspace
+        shell = self._idle_shell()
+        if shell is not None:
+            try:
+                return shell.run(
+                    cmd, timeout=timeout, workdir=cwd, env=env, output_limit=self._output_limit
+                )
+            except ShellBroken:
+                self._shell = None  # fall through to a one-shot exec; the next call retries
+            finally:
+                shell.lock.release()
         return run_in_container(
             self._api,
             self.container_id,
             cmd,
             timeout=timeout,
-            workdir=join_inside(self._workspace, workdir) if workdir else self._workspace,
+            workdir=cwd,
             env={**self._env, **(env or {})},
             user=self._user,
             output_limit=self._output_limit,
         )
+
+    def _idle_shell(self) -> ShellSession | None:
+        """The persistent shell, locked for this caller; None when disabled or busy
+        (a concurrent caller then takes the slower one-shot exec instead of waiting)."""
+        if not self._use_shell:
+            return None
+        if self._shell is None or self._shell.broken:
+            self._shell = ShellSession(self._api, self.container_id, user=self._user, env=self._env)
+        shell = self._shell
+        return shell if shell.lock.acquire(blocking=False) else None
 
     def read_file(self, path: str) -> bytes:
         self._check_open()
@@ -124,6 +149,8 @@ class DockerSandbox:
         if self._closed:
             return
         self._closed = True
+        if self._shell is not None:
+            self._shell.close()
         try:
             with translate_docker_errors("remove sandbox container"):
                 self._api.remove_container(self.container_id, force=True)

@@ -68,6 +68,7 @@ class DockerProvider:
             output_limit=config.output_limit,
             base_commit=(image.labels or {}).get(labels.BASE_COMMIT),
             on_close=self.registry.discard,
+            persistent_shell=config.persistent_shell,
         )
         self.registry.add(sandbox)
         return sandbox

@@ -19,7 +19,6 @@ from sandbox.config import HOST_CA_BUNDLE, DockerSandboxConfig, SnapshotSpec
 from sandbox.docker_client import connect
 from sandbox.errors import EngineUnavailable, ImageMissing, SandboxError
 from sandbox.gc import is_stale, sweep
-from sandbox.provider import DockerProvider
 
 pytestmark = pytest.mark.docker
 SCRIPT = Path(__file__).parent / "scripts" / "start_and_wait.py"

@@ -28,6 +28,20 @@ def test_exec_reports_streams_exit_code_env_and_workdir(sandbox: Sandbox) -> Non
         sandbox.exec("pwd", timeout=30, workdir="../..")
 
 
+def test_non_ascii_commands_and_output(sandbox: Sandbox) -> None:
+    result = sandbox.exec("echo 'héllo wörld ✓'; echo $LC_ALL", timeout=30)
+    assert result.stdout == "héllo wörld ✓\n\n"
+    assert sandbox.exec("printf 'caf\\xc3\\xa9'", timeout=30).stdout == "café"
+
+
+def test_commands_follow_one_another_cleanly(sandbox: Sandbox) -> None:
+    for i in range(20):
+        result = sandbox.exec(f"echo {i}; echo e{i} >&2; exit {i % 3}", timeout=30)
+        assert (result.stdout, result.stderr, result.exit_code) == (f"{i}\n", f"e{i}\n", i % 3)
+    assert sandbox.exec("sleep 30", timeout=1).timed_out
+    assert sandbox.exec("echo after-timeout", timeout=30).stdout == "after-timeout\n"
+
+
 def _leftovers(sandbox: Sandbox) -> str:
     # The bracket keeps grep from matching its own command line.
     probe = "ps -eo args | grep -E 'sleep 61[23]' || true"
