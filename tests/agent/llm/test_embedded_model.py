@@ -1,0 +1,68 @@
+"""The real embedded model: a completion and a YES/NO logprob pair over HTTP.
+
+Slow the first time: the fixture fetches the 1.1 GB model into the user's cache (or
+QUORUM_CACHE_DIR) and builds llama-cpp-python from source if it is missing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from agent.llm.embedded import EmbeddedServer, default_cache_dir, ensure_model, llama_cpp_installed
+
+pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+QUESTION = [
+    {"role": "system", "content": "You are a careful reviewer. Answer with YES or NO only."},
+    {"role": "user", "content": "Does this Python function return the sum of a and b?\n\n"
+     "def add(a, b):\n    return a + b\n\nAnswer YES or NO."},
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    cache = Path(os.environ.get("QUORUM_CACHE_DIR") or default_cache_dir())
+    model = ensure_model(cache)
+    if not llama_cpp_installed():
+        subprocess.run([sys.executable, "-m", "pip", "install", "llama-cpp-python[server]>=0.3.2"],
+                       check=True, timeout=3600)
+    with EmbeddedServer(model, n_ctx=2048) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def sdk(server: EmbeddedServer) -> OpenAI:
+    return OpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0, timeout=300)
+
+
+def test_a_chat_completion(server: EmbeddedServer, sdk: OpenAI) -> None:
+    reply = sdk.chat.completions.create(
+        model=server.model_name,
+        messages=[{"role": "user", "content": "Write a Python function that squares x."}],
+        max_tokens=48,
+        temperature=0.0,
+    )
+    text = reply.choices[0].message.content or ""
+    assert "def " in text
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    assert reply.usage.prompt_tokens > 10
+
+
+def test_a_yes_no_logprob_pair(server: EmbeddedServer, sdk: OpenAI) -> None:
+    reply = sdk.chat.completions.create(
+        model=server.model_name, messages=QUESTION, max_tokens=1, temperature=0.0,
+        logprobs=True, top_logprobs=10,
+    )
+    content = reply.choices[0].logprobs.content
+    assert content, "no logprobs in the reply"
+    top = {t.token.strip().upper(): math.exp(t.logprob) for t in content[0].top_logprobs}
+    assert "YES" in top and "NO" in top, top
+    assert top["YES"] > top["NO"]
