@@ -7,6 +7,7 @@ it exists for machines without Docker and for fast tests of the protocol.
 from __future__ import annotations
 
 import logging
+import shlex
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -25,8 +26,14 @@ log = logging.getLogger(__name__)
 
 class LocalSandbox:
     def __init__(
-        self, source: Path, *, output_limit: int = DEFAULT_OUTPUT_LIMIT, warn: bool = True
+        self,
+        source: Path,
+        *,
+        commit: str | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        warn: bool = True,
     ) -> None:
+        """A copy of `source`; with `commit`, checked out clean at that commit."""
         source = Path(source)
         if not source.is_dir():
             raise SandboxError(f"cannot create a local sandbox: {source} is not a directory")
@@ -38,6 +45,8 @@ class LocalSandbox:
         self._closed = False
         try:
             shutil.copytree(source, self._root, symlinks=True)
+            if commit:
+                self._checkout(commit)
             self._base = git_ops.read_base_commit(self)
         except BaseException:
             self.close()
@@ -92,6 +101,14 @@ class LocalSandbox:
     def close(self) -> None:
         self._closed = True
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _checkout(self, commit: str) -> None:
+        result = self.exec(
+            f"{git_ops.GIT} checkout -q -f {shlex.quote(commit)} && {git_ops.GIT} clean -fdq",
+            timeout=git_ops.GIT_TIMEOUT_S,
+        )
+        if not result.ok:
+            raise SandboxError(f"cannot check out {commit}: {result.output.strip()}")
 
     def _check_open(self) -> None:
         if self._closed:

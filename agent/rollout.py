@@ -1,0 +1,156 @@
+"""N trajectories in parallel, in rounds. Each trajectory gets its own sandbox from the
+task's snapshot; diversity comes from a temperature schedule, prompt variants and models.
+Results are keyed by trajectory id, and a run directory that already holds finished
+trajectories resumes: those are kept, unfinished ones start again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent import prompts
+from agent.evaluate import build_candidate
+from agent.llm.client import LLMClient
+from agent.loop import AgentLimits, StepHook, run_trajectory
+from agent.store import RunStore
+from agent.tools import Tool
+from agent.trajectory import Trajectory, TrajectorySpec
+from envs.candidate import Candidate
+from envs.task import Task
+from sandbox.protocol import Sandbox
+
+SandboxFactory = Callable[[], Sandbox]
+# Picks the candidates a later round is shown, given the last round's candidates.
+RoundRanker = Callable[[list[Candidate]], list[Candidate]]
+
+
+class RolloutConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(4, gt=0, description="solver trajectories per round")
+    rounds: int = Field(1, gt=0)
+    concurrency: int = Field(4, gt=0)
+    test_writers: int = Field(0, ge=0, description="extra trajectories that only write tests")
+    temperatures: list[float] = Field(default_factory=lambda: [0.0, 0.6, 0.9, 0.3])
+    variants: list[str] = Field(default_factory=lambda: list(prompts.VARIANTS))
+    shown_from_previous_round: int = Field(2, ge=0)
+    limits: AgentLimits = Field(default_factory=AgentLimits)
+
+
+class RolloutEvents:
+    """Hooks for a live view; the default does nothing."""
+
+    def started(self, spec: TrajectorySpec) -> None: ...
+
+    def step(self, traj: Trajectory, step) -> None: ...
+
+    def finished(self, traj: Trajectory, candidate: Candidate | None) -> None: ...
+
+
+def plan_round(
+    task: Task, round_: int, config: RolloutConfig, models: Sequence[str]
+) -> list[TrajectorySpec]:
+    """Deterministic ids and knobs, so a resumed run plans the same trajectories."""
+    specs = []
+    total = config.n + config.test_writers
+    for i in range(total):
+        role = "solver" if i < config.n else "test_writer"
+        specs.append(
+            TrajectorySpec(
+                id=f"r{round_}-{'t' if role == 'solver' else 'w'}{i}",
+                task_id=task.id,
+                model=models[i % len(models)],
+                temperature=config.temperatures[i % len(config.temperatures)],
+                prompt_variant=config.variants[i % len(config.variants)],
+                round=round_,
+                role=role,
+            )
+        )
+    return specs
+
+
+async def run_rollouts(
+    task: Task,
+    *,
+    clients: Sequence[LLMClient],
+    tools: Sequence[Tool],
+    start_sandbox: SandboxFactory,
+    store: RunStore,
+    config: RolloutConfig,
+    rank_round: RoundRanker,
+    events: RolloutEvents | None = None,
+) -> list[Candidate]:
+    events = events or RolloutEvents()
+    by_model = {client.config.name: client for client in clients}
+    models = [client.config.name for client in clients]
+    summary = await asyncio.to_thread(_repo_summary, start_sandbox)
+    gate = asyncio.Semaphore(config.concurrency)
+    done = store.candidates()
+    all_candidates: list[Candidate] = []
+    previous: list[Candidate] = []
+    for round_ in range(config.rounds):
+        specs = plan_round(task, round_, config, models)
+
+        async def one(spec: TrajectorySpec, shown: list[Candidate]) -> Candidate | None:
+            if spec.id in done and store.finished_trajectory(spec.id):
+                return done[spec.id]  # resumed: this trajectory already finished
+            async with gate:
+                events.started(spec)
+                return await _trajectory(
+                    spec,
+                    task,
+                    by_model[spec.model],
+                    tools,
+                    start_sandbox,
+                    store,
+                    config,
+                    summary,
+                    shown,
+                    events,
+                )
+
+        results = await asyncio.gather(*(one(spec, previous) for spec in specs))
+        round_candidates = [c for c in results if c is not None]
+        all_candidates.extend(round_candidates)
+        if round_ + 1 < config.rounds:
+            previous = rank_round(all_candidates)[: config.shown_from_previous_round]
+    return all_candidates
+
+
+async def _trajectory(
+    spec: TrajectorySpec,
+    task: Task,
+    client: LLMClient,
+    tools: Sequence[Tool],
+    start_sandbox: SandboxFactory,
+    store: RunStore,
+    config: RolloutConfig,
+    summary: str,
+    previous: list[Candidate],
+    events: RolloutEvents,
+) -> Candidate | None:
+    hook: StepHook = events.step
+    sandbox = await asyncio.to_thread(start_sandbox)
+    try:
+        traj = await run_trajectory(
+            spec, task, sandbox, client, tools,
+            limits=config.limits, repo_summary=summary, out_dir=store.trajectories,
+            previous=previous, on_step=hook,
+        )  # fmt: skip
+        candidate = await asyncio.to_thread(build_candidate, traj, sandbox, start_sandbox)
+    finally:
+        await asyncio.to_thread(sandbox.close)
+    store.add_candidate(candidate)
+    events.finished(traj, candidate)
+    return candidate
+
+
+def _repo_summary(start_sandbox: SandboxFactory, limit: int = 200) -> str:
+    """The file list, shared by every trajectory's prompt (part of the cached prefix)."""
+    with start_sandbox() as box:
+        files = box.exec("git ls-files", timeout=60).stdout.splitlines()
+    shown = "\n".join(files[:limit])
+    more = f"\n... and {len(files) - limit} more files" if len(files) > limit else ""
+    return f"Files in the repository:\n{shown}{more}"

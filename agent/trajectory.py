@@ -1,0 +1,75 @@
+"""The record of one trajectory, written to disk after every step."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.exits import ExitRecord
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int
+    thought: str = ""
+    tool: str | None = Field(None, description="None when the reply was not a valid action")
+    args: dict[str, Any] = Field(default_factory=dict)
+    observation: str = ""
+    format_error: str | None = None
+    cost_usd: float = 0.0
+    tokens: int = 0
+    duration_s: float = 0.0
+
+
+class TrajectorySpec(BaseModel):
+    """What makes this trajectory different from its siblings (diversity knobs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    task_id: str
+    model: str
+    temperature: float
+    prompt_variant: str
+    round: int = 0
+    solver: str = "agent"
+    role: str = Field("solver", description="solver, or test_writer (writes tests only)")
+
+
+class Trajectory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: TrajectorySpec
+    steps: list[Step] = Field(default_factory=list)
+    exit: ExitRecord | None = Field(None, description="None while running")
+    cost_usd: float = 0.0
+    tokens: int = 0
+    started_at: float = 0.0
+    finished_at: float | None = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def finished(self) -> bool:
+        return self.exit is not None
+
+    def save(self, directory: Path) -> Path:
+        """Atomic write: a crash mid-write leaves the previous step's record, not half a file."""
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / f"{self.id}.json"
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.id}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as out:
+            out.write(self.model_dump_json(indent=1))
+        os.replace(tmp, target)
+        return target
+
+    @classmethod
+    def load(cls, path: Path) -> Trajectory:
+        return cls.model_validate_json(path.read_text())

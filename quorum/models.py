@@ -1,0 +1,95 @@
+"""Which models a run uses: named endpoints from the user's config, or the embedded model.
+
+`--model embedded` (the default when no endpoint is configured) starts the local
+Qwen2.5-Coder-1.5B server for the run and stops it afterwards. Other names are looked up in
+the models file (TOML, `[models.NAME]` tables of ModelConfig fields), else taken as a model
+at $OPENAI_BASE_URL with $OPENAI_API_KEY."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from agent.llm import Endpoint, ModelConfig
+from sandbox.errors import QuorumError
+
+EMBEDDED = "embedded"
+
+
+def load_models_file(path: Path | None) -> dict[str, ModelConfig]:
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise QuorumError(f"cannot read the models file {path}: {exc}") from exc
+    try:
+        return {
+            name: ModelConfig(name=fields.pop("name", name), **fields)
+            for name, fields in data.get("models", {}).items()
+        }
+    except ValueError as exc:
+        raise QuorumError(f"invalid model in {path}: {exc}") from exc
+
+
+def default_models(environ: Mapping[str, str]) -> list[str]:
+    """A configured endpoint when there is one, else the embedded model."""
+    if environ.get("QUORUM_MODEL"):
+        return [environ["QUORUM_MODEL"]]
+    return [EMBEDDED]
+
+
+def embedded_config(base_url: str, name: str, n_ctx: int) -> ModelConfig:
+    return ModelConfig(
+        name=name,
+        base_url=base_url,
+        api_key_env=None,
+        free=True,  # runs on this machine: tokens are counted, dollars are not
+        supports_tools=False,  # a 1.5B model keeps to the text protocol far better
+        supports_logprobs=True,
+        context_window=n_ctx,
+        max_output_tokens=1024,
+        timeout_s=900,
+    )
+
+
+@contextmanager
+def endpoints_for(
+    names: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    models_file: Path | None = None,
+    cache_dir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[list[Endpoint]]:
+    configured = load_models_file(models_file)
+    with ExitStack() as stack:
+        endpoints = []
+        for name in names:
+            if name == EMBEDDED:
+                endpoints.append(stack.enter_context(_embedded(cache_dir, progress)))
+            else:
+                config = configured.get(name) or ModelConfig(name=name)
+                endpoints.append(config.resolve(environ))
+        yield endpoints
+
+
+@contextmanager
+def _embedded(cache_dir: Path, progress: Callable[[str], None] | None) -> Iterator[Endpoint]:
+    from agent.llm.embedded import EmbeddedServer, llama_cpp_installed
+    from agent.llm.embedded_fetch import QWEN25_CODER_1_5B, ensure_model
+
+    if not llama_cpp_installed():
+        raise QuorumError(
+            "the embedded model needs llama-cpp-python",
+            hint="install it with: .venv/bin/pip install -e '.[embedded]' (or run `make demo`)",
+        )
+    path = ensure_model(cache_dir, progress=progress)
+    if progress:
+        progress(f"starting the embedded model server ({QWEN25_CODER_1_5B.name})")
+    n_ctx = 16384
+    with EmbeddedServer(path, n_ctx=n_ctx) as server:
+        config = embedded_config(server.base_url, server.model_name, n_ctx)
+        yield config.resolve({})

@@ -1,0 +1,77 @@
+"""How a run gets its sandboxes: a Docker snapshot of the task's repository, or local
+copies where Docker is not available."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from envs.task import Task
+from sandbox.config import HOST_CA_BUNDLE, DockerSandboxConfig, SnapshotSpec
+from sandbox.errors import QuorumError
+from sandbox.images import ensure_base_image
+from sandbox.local import LocalSandbox
+from sandbox.protocol import Sandbox
+from sandbox.provider import DockerProvider
+from sandbox.registry import close_on_signals
+
+SandboxFactory = Callable[[], Sandbox]
+Backend = Literal["docker", "local"]
+
+
+@contextmanager
+def sandbox_factory(
+    task: Task,
+    backend: Backend,
+    *,
+    run_id: str,
+    ca_bundle: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[SandboxFactory]:
+    """A factory of fresh sandboxes at the task's base commit; every sandbox it made is
+    closed on exit, on SIGINT/SIGTERM, and swept by label after a crash."""
+    repo = Path(task.repo)
+    if not (repo / ".git").exists() and not (repo / "HEAD").exists():
+        raise QuorumError(
+            f"task {task.id}: {task.repo} is not a local git repository",
+            hint="clone it first, or give a GitHub URL / SWE-bench instance",
+        )
+    if backend == "local":
+        yield lambda: LocalSandbox(repo, commit=task.base_commit, warn=False)
+        return
+    provider = DockerProvider.connect(run_id=run_id)
+    bundle = ca_bundle if ca_bundle is not None else _default_bundle()
+    with close_on_signals_if_main(provider):
+        base = ensure_base_image(provider.client, task.base_image_suite, progress=progress)
+        snapshot = provider.snapshot(
+            SnapshotSpec(
+                base_image=base,
+                source=repo,
+                commit=task.base_commit or "HEAD",
+                setup=task.setup,
+                ca_bundle=bundle,
+            ),
+            progress=progress,
+        )
+        config = DockerSandboxConfig(image=snapshot)
+        try:
+            yield lambda: provider.start(config)
+        finally:
+            provider.close_all()
+
+
+def _default_bundle() -> Path | None:
+    # PyPI inside a container only works with the host's CA bundle on some networks.
+    return HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
+
+
+@contextmanager
+def close_on_signals_if_main(provider: DockerProvider) -> Iterator[None]:
+    if threading.current_thread() is threading.main_thread():
+        with close_on_signals(provider.registry):
+            yield
+    else:
+        yield
