@@ -1,0 +1,10 @@
+"""Suite-wide set-up. Local sandboxes run commands on the host, so `python` in them must be
+the interpreter running the tests (which has pytest), whatever else is on PATH."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
