@@ -66,8 +66,8 @@ def caller(sandbox: Sandbox, config: ToolConfig | None = None) -> Call:
     """`call("view", path=...)`: run a tool by name, as the loop would."""
     tools: dict[str, Tool] = {t.spec.name: t for t in default_tools(config)}
 
-    def call(name: str, **args: object) -> str:
-        return tools[name].run(sandbox, args)
+    def call(tool: str, /, **args: object) -> str:
+        return tools[tool].run(sandbox, args)
 
     return call
 
