@@ -133,8 +133,9 @@ class LLMClient:
         attempt = 0
         while True:
             attempt += 1
-            res = self.ledger.reserve(caller, self.config.name, trajectory_id, prompt_bound,
-                                      wanted, max_seconds=self.config.timeout_s + _GRACE_S)
+            res = await self.ledger.areserve(caller, self.config.name, trajectory_id,
+                                             prompt_bound, wanted,
+                                             max_seconds=self.config.timeout_s + _GRACE_S)
             try:
                 return await self._attempt(request, res, attempt)
             except _Retry as retry:

@@ -12,6 +12,7 @@ asyncio tasks and worker threads can share it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import threading
@@ -192,6 +193,11 @@ class _Open:
     closed: bool = field(default=False)
 
 
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class Ledger:
     """The run's one ledger. Construct once, share with every client of the run."""
 
@@ -201,6 +207,8 @@ class Ledger:
         self.caps = caps or BudgetCaps()
         self._clock = clock
         self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._ids = itertools.count(1)
         self._rates: dict[str, _Rates] = {}
         for name, pricing in (prices or {}).items():
@@ -249,27 +257,32 @@ class Ledger:
         return scopes
 
     def _fit(self, scopes: list[_Scope], rates: _Rates, prompt: int, max_tokens: int,
-             max_seconds: float | None) -> tuple[int, int, BudgetExit | None, int]:
-        """(allowed output tokens, worst-case pico, refusal or None, gpu worst pico)."""
+             max_seconds: float | None, *, count_reserved: bool = True,
+             ) -> tuple[int, int, BudgetExit | None]:
+        """(allowed output tokens, worst-case pico, refusal or None). With
+        `count_reserved=False` it asks whether the call would fit once every call in flight
+        has closed (settlement never exceeds a reservation, so that is the best case)."""
         need_out = min(max_tokens, self.caps.min_output_tokens)
         gpu_pico = 0
         if rates.gpu_pico_per_s is not None:
             gpu_pico = math.ceil(rates.gpu_pico_per_s * (max_seconds or 3600.0))
         allowed = max_tokens
         for s in scopes:
+            held_tokens = s.reserved_tokens if count_reserved else 0
+            held_pico = s.reserved_pico if count_reserved else 0
             if s.cap_tokens is not None:
-                room = s.cap_tokens - s.spent_tokens - s.reserved_tokens - prompt
+                room = s.cap_tokens - s.spent_tokens - held_tokens - prompt
                 if room < need_out:
-                    return 0, 0, self._exit(s, "tokens", prompt + need_out), 0
+                    return 0, 0, self._exit(s, "tokens", prompt + need_out)
                 allowed = min(allowed, room)
             if s.cap_pico is not None:
-                room = s.cap_pico - s.spent_pico - s.reserved_pico - prompt * rates.input - gpu_pico
+                room = s.cap_pico - s.spent_pico - held_pico - prompt * rates.input - gpu_pico
                 if room < need_out * rates.output:
                     need = prompt * rates.input + gpu_pico + need_out * rates.output
-                    return 0, 0, self._exit(s, "usd", need), 0
+                    return 0, 0, self._exit(s, "usd", need)
                 if rates.output:
                     allowed = min(allowed, room // rates.output)
-        return allowed, prompt * rates.input + allowed * rates.output + gpu_pico, None, gpu_pico
+        return allowed, prompt * rates.input + allowed * rates.output + gpu_pico, None
 
     @staticmethod
     def _exit(s: _Scope, kind: str, needed: int) -> BudgetExit:
@@ -281,39 +294,102 @@ class Ledger:
                           spent=_usd(s.spent_pico), reserved=_usd(s.reserved_pico),
                           needed=_usd(needed), caller="", model="")
 
+    def _try_reserve(self, caller: str, model: str, trajectory_id: str | None, prompt: int,
+                     max_tokens: int, max_seconds: float | None,
+                     ) -> tuple[Reservation | None, BudgetExhausted | None]:
+        """Under the lock: a reservation; or (None, None) when the call only has to wait for
+        calls in flight to close; or (None, refusal) when it can never fit."""
+        if prompt < 0 or max_tokens < 1:
+            raise LedgerError(f"bad reservation: prompt={prompt} max_tokens={max_tokens}")
+        rates = self._rates_for(model)
+        scopes = self._scopes(trajectory_id)
+        allowed, pico, refusal = self._fit(scopes, rates, prompt, max_tokens, max_seconds)
+        if refusal is not None:
+            in_flight = any(s.reserved_pico or s.reserved_tokens for s in scopes)
+            if in_flight and self._fit(scopes, rates, prompt, max_tokens, max_seconds,
+                                       count_reserved=False)[2] is None:
+                return None, None
+            self._refusals += 1
+            return None, BudgetExhausted(refusal.model_copy(update={
+                "caller": caller, "model": model, "trajectory_id": trajectory_id}))
+        tokens = prompt + allowed
+        for s in scopes:
+            s.reserved_pico += pico
+            s.reserved_tokens += tokens
+        rid = next(self._ids)
+        res = Reservation(id=rid, caller=caller, model=model, trajectory_id=trajectory_id,
+                          prompt_tokens=prompt, max_tokens=allowed,
+                          reserved_usd=_usd(pico), reserved_tokens=tokens)
+        gpu = rates.gpu_pico_per_s is not None
+        if gpu:
+            self._meters.setdefault(model, _BusyMeter()).start(rid, self._clock())
+        self._open[rid] = _Open(res, rates, scopes, pico, tokens, gpu)
+        return res, None
+
     def reserve(self, caller: str, model: str, trajectory_id: str | None, prompt_tokens: int,
-                max_tokens: int, *, max_seconds: float | None = None) -> Reservation:
-        """Reserve a call's worst case, or raise BudgetExhausted. `max_seconds` bounds the
-        call's duration (the client's hard timeout) for GPU-hour priced models."""
-        if prompt_tokens < 0 or max_tokens < 1:
-            raise LedgerError(f"bad reservation: prompt={prompt_tokens} max_tokens={max_tokens}")
-        with self._lock:
-            rates = self._rates_for(model)
-            scopes = self._scopes(trajectory_id)
-            allowed, pico, refusal, _ = self._fit(scopes, rates, prompt_tokens, max_tokens,
-                                                  max_seconds)
-            if refusal is not None:
-                self._refusals += 1
-                raise BudgetExhausted(refusal.model_copy(update={
-                    "caller": caller, "model": model, "trajectory_id": trajectory_id}))
-            tokens = prompt_tokens + allowed
-            for s in scopes:
-                s.reserved_pico += pico
-                s.reserved_tokens += tokens
-            rid = next(self._ids)
-            res = Reservation(id=rid, caller=caller, model=model, trajectory_id=trajectory_id,
-                              prompt_tokens=prompt_tokens, max_tokens=allowed,
-                              reserved_usd=_usd(pico), reserved_tokens=tokens)
-            gpu = rates.gpu_pico_per_s is not None
-            if gpu:
-                self._meters.setdefault(model, _BusyMeter()).start(rid, self._clock())
-            self._open[rid] = _Open(res, rates, scopes, pico, tokens, gpu)
-            return res
+                max_tokens: int, *, max_seconds: float | None = None, wait: bool = False,
+                timeout_s: float | None = None) -> Reservation:
+        """Reserve a call's worst case with `max_tokens` clipped to what the caps afford, or
+        raise BudgetExhausted. With `wait=True`, a call that does not fit only because of
+        calls in flight waits for them to settle (they usually settle below their worst
+        case), so spending stops only when the call can no longer fit at all; never wait
+        while holding another reservation yourself. `max_seconds` bounds the call's duration
+        (the client's hard timeout) for GPU-hour priced models. From asyncio use
+        `areserve`, which does not block the loop."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                res, refusal = self._try_reserve(caller, model, trajectory_id, prompt_tokens,
+                                                 max_tokens, max_seconds)
+                if res is not None:
+                    return res
+                if refusal is None and wait:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is None or left > 0:
+                        self._cond.wait(left)
+                        continue
+                    wait = False  # timed out: refuse for what is in flight now
+                if refusal is None:
+                    refusal = self._refuse_now(caller, model, trajectory_id, prompt_tokens,
+                                               max_tokens, max_seconds)
+                raise refusal
+
+    async def areserve(self, caller: str, model: str, trajectory_id: str | None,
+                       prompt_tokens: int, max_tokens: int, *,
+                       max_seconds: float | None = None, wait: bool = True) -> Reservation:
+        """`reserve` for asyncio; by default it waits (without blocking the loop) when
+        only calls in flight stand in the way."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                res, refusal = self._try_reserve(caller, model, trajectory_id, prompt_tokens,
+                                                 max_tokens, max_seconds)
+                if res is not None:
+                    return res
+                if refusal is not None:
+                    raise refusal
+                if not wait:
+                    raise self._refuse_now(caller, model, trajectory_id, prompt_tokens,
+                                           max_tokens, max_seconds)
+                closed: asyncio.Future[None] = loop.create_future()
+                self._waiters.append((loop, closed))
+            await closed
+
+    def _refuse_now(self, caller: str, model: str, trajectory_id: str | None, prompt: int,
+                    max_tokens: int, max_seconds: float | None) -> BudgetExhausted:
+        rates = self._rates_for(model)
+        refusal = self._fit(self._scopes(trajectory_id), rates, prompt, max_tokens,
+                            max_seconds)[2]
+        assert refusal is not None
+        self._refusals += 1
+        return BudgetExhausted(refusal.model_copy(update={
+            "caller": caller, "model": model, "trajectory_id": trajectory_id}))
 
     def would_fit(self, caller: str, model: str, trajectory_id: str | None,
                   prompt_tokens: int, max_tokens: int, *,
                   max_seconds: float | None = None) -> bool:
-        """Whether `reserve` would accept this call now (nothing is reserved)."""
+        """Whether `reserve` would accept this call now, without waiting (nothing is
+        reserved)."""
         with self._lock:
             rates = self._rates_for(model)
             scopes = self._scopes(trajectory_id)
@@ -326,6 +402,11 @@ class Ledger:
         for s in entry.scopes:
             s.reserved_pico -= entry.pico
             s.reserved_tokens -= entry.tokens
+        # Budget may have come free: wake waiting threads and asyncio tasks.
+        self._cond.notify_all()
+        for loop, fut in self._waiters:
+            loop.call_soon_threadsafe(_wake, fut)
+        self._waiters.clear()
         return entry
 
     def _charge(self, entry: _Open, usage: Usage, pico: int) -> None:

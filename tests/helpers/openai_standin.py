@@ -100,6 +100,7 @@ class OpenAIStandIn:
         self.default = Reply.text("ok")
         self.requests: list[Received] = []
         self._script: deque[Reply] = deque()
+        self._by_model: dict[str, deque[Reply]] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -109,8 +110,17 @@ class OpenAIStandIn:
         with self._lock:
             self._script.extend(replies)
 
-    def _next(self) -> Reply:
+    def script_for(self, model: str, *replies: Reply) -> None:
+        """Replies for requests naming `model` only: parallel callers using different
+        model names each get their own deterministic sequence."""
         with self._lock:
+            self._by_model.setdefault(model, deque()).extend(replies)
+
+    def _next(self, model: str | None = None) -> Reply:
+        with self._lock:
+            queue = self._by_model.get(model or "")
+            if queue is not None:
+                return queue.popleft() if queue else self.default
             return self._script.popleft() if self._script else self.default
 
     @property
@@ -188,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
                                  "type": "invalid_request_error", "code": "invalid_api_key"}}
                 self._send(401, json.dumps(err).encode(), {})
                 return
-        reply = owner._next()
+        reply = owner._next(body.get("model"))
         if reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.drop:
