@@ -163,7 +163,8 @@ async def _run_tool(
     try:
         return await asyncio.to_thread(tool.run, sandbox, action.args), None
     except SubmitSignal as signal:
-        return str(signal) or "submitted", Submitted(str(signal) or "submitted", step=index)
+        summary = getattr(signal, "summary", "") or "submitted"
+        return summary, Submitted(summary, step=index)
     except ToolError as exc:
         return f"error: {exc}", None
 

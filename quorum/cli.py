@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quorum.commands import doctor, images, model, sandbox
+from quorum.commands import doctor, images, model, sandbox, solve
 
 app = typer.Typer(
     name="quorum",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("doctor")(doctor.doctor)
+app.command("solve")(solve.solve_command)
 app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(model.app, name="model")

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 
 import docker
+from docker.types import Mount
 
 from sandbox import labels
 from sandbox.config import CONTAINER_CA_BUNDLE, DockerSandboxConfig, SnapshotSpec
@@ -20,6 +21,7 @@ from sandbox.owner import current_owner
 from sandbox.registry import SandboxRegistry
 
 SNAPSHOT_REPO = "quorum/snapshot"
+SNAPSHOT_RECIPE_VERSION = 2  # bump when how snapshots are made changes their content
 _SOURCE_MOUNT = "/mnt/quorum-source"
 _CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO")
 
@@ -56,7 +58,7 @@ class DockerProvider:
                 mem_limit=config.memory,
                 nano_cpus=int(config.cpus * 1e9),
                 pids_limit=config.pids_limit,
-                volumes=_ca_mount(config),
+                mounts=_ca_mount(config),
                 environment=_ca_env(config),
             )
         sandbox = DockerSandbox(
@@ -195,12 +197,15 @@ class DockerProvider:
         }
 
 
-def _ca_mount(config: DockerSandboxConfig) -> dict[str, dict[str, str]] | None:
+def _ca_mount(config: DockerSandboxConfig) -> list[Mount]:
+    # A bind *mount*, not `volumes=`: docker-py also declares volumes in the image config,
+    # and `docker commit` would bake that into a snapshot, breaking every later start.
     if config.ca_bundle is None:
-        return None
+        return []
     if not config.ca_bundle.is_file():
         raise SandboxError(f"CA bundle {config.ca_bundle} does not exist")
-    return {str(config.ca_bundle.resolve()): {"bind": CONTAINER_CA_BUNDLE, "mode": "ro"}}
+    source = str(config.ca_bundle.resolve())
+    return [Mount(CONTAINER_CA_BUNDLE, source, type="bind", read_only=True)]
 
 
 def _ca_env(config: DockerSandboxConfig) -> dict[str, str]:
@@ -218,6 +223,7 @@ def _resolve_commit(spec: SnapshotSpec) -> str:
 
 def _snapshot_key(spec: SnapshotSpec, commit: str, base_id: str) -> str:
     recipe = {
+        "recipe": SNAPSHOT_RECIPE_VERSION,
         "base": base_id,
         "commit": commit,
         "setup": spec.setup,
