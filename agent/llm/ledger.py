@@ -13,6 +13,7 @@ asyncio tasks and worker threads can share it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import threading
@@ -405,7 +406,8 @@ class Ledger:
         # Budget may have come free: wake waiting threads and asyncio tasks.
         self._cond.notify_all()
         for loop, fut in self._waiters:
-            loop.call_soon_threadsafe(_wake, fut)
+            with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
+                loop.call_soon_threadsafe(_wake, fut)
         self._waiters.clear()
         return entry
 

@@ -21,6 +21,7 @@ from agent.llm import (
     RetryPolicy,
     ServerError,
     ToolSpec,
+    prompt_token_bound,
 )
 from tests.agent.llm.conftest import KEY, MakeClient
 from tests.helpers.openai_standin import OpenAIStandIn, Reply
@@ -281,3 +282,45 @@ async def test_one_ledger_shared_by_clients_of_two_models(standin: OpenAIStandIn
     assert report.by_model["local-verifier"].usd == 0
     assert report.by_model["local-verifier"].prompt_tokens == 300  # counted though free
     assert report.by_trajectory["t1"].calls == 2
+
+
+async def test_sdk_retries_are_off(standin: OpenAIStandIn, make_client: MakeClient):
+    client = make_client(retry=RetryPolicy(max_attempts=1))
+    standin.script(Reply.error(500, "boom"))
+    with pytest.raises(ServerError):
+        await client.complete(MSGS, caller="agent")
+    assert len(standin.requests) == 1  # ours are the only retries
+
+
+async def test_models_endpoint(standin: OpenAIStandIn, make_client: MakeClient):
+    client = make_client()
+    models = await client._sdk.models.list()
+    assert [m.id for m in models.data] == ["standin-model"]
+
+
+async def test_concurrent_calls_through_one_client_stay_under_the_cap(
+        standin: OpenAIStandIn, make_client: MakeClient):
+    import asyncio
+
+    # The server reports fewer prompt tokens than the bound reserves, and 8 of output.
+    standin.default = Reply.text("fine", prompt_tokens=20, completion_tokens=8)
+    cap = 0.003  # $3000e-6: room for a few dozen calls at $1/M in, $4/M out
+    client = make_client(caps=BudgetCaps(run_usd=cap, min_output_tokens=8))
+
+    async def trajectory(i: int) -> int:
+        done = 0
+        while True:
+            try:
+                await client.complete(MSGS, caller="agent", trajectory_id=f"t{i}",
+                                      max_tokens=64)
+            except BudgetExhausted:
+                return done
+            done += 1
+
+    counts = await asyncio.gather(*(trajectory(i) for i in range(8)))
+    report = client.ledger.report()
+    assert report.total.usd <= cap and report.in_flight == 0
+    assert sum(counts) == report.total.calls == len(standin.requests)
+    # It stopped because the smallest call no longer fits, not earlier.
+    smallest = (prompt_token_bound(MSGS) * 1 + 8 * 4) / 1e6  # $1/M in, $4/M out
+    assert cap - report.total.usd < smallest
