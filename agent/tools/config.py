@@ -22,6 +22,8 @@ class ToolConfig(BaseModel):
     parse_max_bytes: int = Field(
         1_000_000, ge=1, description="larger files are not parsed (usually generated code)")
     search_timeout_s: float = Field(60.0, gt=0, description="timeout of one grep or file listing")
+    max_file_bytes: int = Field(
+        5_000_000, ge=1, description="view and edit refuse larger files (bash can page them)")
     snippet_context_lines: int = Field(
         4, ge=0, description="lines shown around an edit")
     submit_requires_changes: bool = Field(

@@ -58,7 +58,7 @@ class EditTool:
         assert path is not None
         if command == "create":
             return self._create(sandbox, path, args)
-        info = files.require_file(sandbox, path)
+        info = _not_git(files.require_file(sandbox, path, self.config.max_file_bytes))
         before = files.read_text(sandbox, info)
         if command == "str_replace":
             after, first, last = self._replace(info.shown, before, args)
@@ -131,7 +131,7 @@ class EditTool:
         content = a.string(args, "file_text", "edit", required=True)
         overwrite = a.boolean(args, "overwrite", "edit")
         assert content is not None
-        info = files.inspect(sandbox, path)
+        info = _not_git(files.inspect(sandbox, path))
         if info.kind == "dir":
             raise ToolError(f"{info.shown} is a directory")
         if info.kind == "other":
@@ -157,6 +157,13 @@ class EditTool:
                 "Review it; edit again if it is not what you meant.")
         text += _syntax_warning(shown, before, after)
         return truncate(text, self.config.max_observation_chars)
+
+
+def _not_git(info: files.PathInfo) -> files.PathInfo:
+    """The repository's history is not the model's to edit (it would corrupt the diff)."""
+    if info.shown == ".git" or info.shown.startswith(".git/"):
+        raise ToolError("refusing to edit inside .git: change the working tree only")
+    return info
 
 
 def _syntax_warning(shown: str, before: str | None, after: str) -> str:

@@ -25,13 +25,14 @@ class PathInfo:
     kind: Kind
     absolute: str  # inside the sandbox
     shown: str  # relative to the workspace, as the model should write it
+    size: int = 0  # bytes, for a file
 
 
 # One round trip: confinement (symlinks followed) and kind. `realpath -m` accepts paths
 # that do not exist yet, which `create` needs.
 _STAT = """w=$(realpath -m -- {ws}); r=$(realpath -m -- {p})
 case "$r" in "$w"|"$w"/*) ;; *) echo escape; exit 0;; esac
-if [ -d {p} ]; then echo dir; elif [ -f {p} ]; then echo file
+if [ -d {p} ]; then echo dir; elif [ -f {p} ]; then echo file $(wc -c < {p})
 elif [ -e {p} ] || [ -L {p} ]; then echo other; else echo missing; fi"""
 
 
@@ -45,16 +46,18 @@ def inspect(sandbox: Sandbox, path: str) -> PathInfo:
                         "use a path relative to it") from exc
     cmd = _STAT.format(ws=shlex.quote(sandbox.workspace), p=shlex.quote(absolute))
     result = sandbox.exec(cmd, timeout=STAT_TIMEOUT_S)
-    kind = result.stdout.strip()
+    kind, _, size = result.stdout.strip().partition(" ")
     if kind == "escape":
         raise ToolError(f"{path} resolves (through a symlink) to outside the repository")
     if kind not in ("file", "dir", "other", "missing"):
         raise SandboxError(f"cannot inspect {path}: {result.output.strip()}")
     shown = posixpath.relpath(absolute, sandbox.workspace)
-    return PathInfo(kind=kind, absolute=absolute, shown=shown)  # type: ignore[arg-type]
+    return PathInfo(kind=kind, absolute=absolute, shown=shown,  # type: ignore[arg-type]
+                    size=int(size) if size.isdigit() else 0)
 
 
-def require_file(sandbox: Sandbox, path: str) -> PathInfo:
+def require_file(sandbox: Sandbox, path: str, max_bytes: int | None = None) -> PathInfo:
+    """A regular file the tools may read whole (`max_bytes` bounds what crosses over)."""
     info = inspect(sandbox, path)
     if info.kind == "missing":
         raise ToolError(f"{info.shown} does not exist{_hint_parent(sandbox, info)}")
@@ -62,6 +65,9 @@ def require_file(sandbox: Sandbox, path: str) -> PathInfo:
         raise ToolError(f"{info.shown} is a directory, not a file; view it to list its entries")
     if info.kind == "other":
         raise ToolError(f"{info.shown} is not a regular file")
+    if max_bytes is not None and info.size > max_bytes:
+        raise ToolError(f"{info.shown} is too large for this tool ({info.size} bytes); use bash "
+                        f"(`sed -n 100,200p {info.shown}`, `grep -n`) to work with it")
     return info
 
 
@@ -97,6 +103,6 @@ def _hint_parent(sandbox: Sandbox, info: PathInfo) -> str:
     while parent and inspect(sandbox, parent).kind != "dir":
         parent = posixpath.dirname(parent)
     where = parent or "."
-    cmd = f"ls -A {shlex.quote(where)} | head -n 30"
+    cmd = f"ls -A -- {shlex.quote(where)} | head -n 30"
     listing = sandbox.exec(cmd, timeout=STAT_TIMEOUT_S).stdout.split()
     return f"; {where}/ holds: {', '.join(listing)}" if listing else ""

@@ -58,7 +58,7 @@ def _run(sandbox: Sandbox, pattern: str, path: str | None, ignore_case: bool, *,
          fixed: bool, timeout: float) -> ExecResult:
     flags = ("-i " if ignore_case else "") + ("-F" if fixed else "-E")
     p = shlex.quote(pattern)
-    where = shlex.quote(path) if path else "."
+    where = shlex.quote(f"./{path}") if path else "."  # ./ so no path reads as an option
     git = f"git grep -n -I --untracked --no-color {flags} -e {p} -- {where}"
     plain = f"grep -rnI --exclude-dir=.git {flags} -e {p} {where}"
     return _with_fallback(sandbox, git, plain, timeout)

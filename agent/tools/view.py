@@ -51,7 +51,7 @@ class ViewTool:
             if start is not None or end is not None:
                 raise ToolError(f"{info.shown} is a directory: line ranges apply to files only")
             return self._directory(sandbox, info)
-        info = files.require_file(sandbox, path)
+        info = files.require_file(sandbox, path, self.config.max_file_bytes)
         text = files.read_text(sandbox, info)
         return self._file(info.shown, text, start, end)
 

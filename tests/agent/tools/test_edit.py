@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.tools import ToolError
-from tests.agent.tools.conftest import CALC, Call
+from agent.tools import ToolConfig, ToolError
+from tests.agent.tools.conftest import CALC, Call, caller
 
 
 def read(sandbox, path: str) -> str:
@@ -174,6 +174,22 @@ def test_create_warns_about_a_syntax_error(call: Call) -> None:
 def test_create_errors(call: Call, args: dict, message: str) -> None:
     with pytest.raises(ToolError, match=message):
         call("edit", command="create", **args)
+
+
+def test_git_internals_are_not_edited(call: Call) -> None:
+    with pytest.raises(ToolError, match=r"refusing to edit inside \.git"):
+        call("edit", command="create", path="./.git/hooks/pre-commit", file_text="exit 1\n")
+    with pytest.raises(ToolError, match=r"refusing to edit inside \.git"):
+        call("edit", command="insert", path=".git/HEAD", insert_line=0, new_str="x")
+
+
+def test_files_too_large_are_left_to_bash(sandbox) -> None:
+    call = caller(sandbox, ToolConfig(max_file_bytes=20))
+    for tool, args in [("view", {}), ("edit", {"command": "insert", "insert_line": 0,
+                                               "new_str": "x"})]:
+        with pytest.raises(ToolError, match=r"pkg/calc.py is too large for this tool \(66 "
+                                            r"bytes\); use bash"):
+            call(tool, path="pkg/calc.py", **args)
 
 
 @pytest.mark.parametrize(("args", "message"), [
