@@ -28,6 +28,7 @@ from agent.llm.errors import (
 from agent.llm.ledger import BudgetCaps, Ledger, LedgerReport, Reservation, Spend
 from agent.llm.logprobs import YesNo, yes_no_score
 from agent.llm.prices import BUILTIN_PRICES, ModelPricing, Price, price_for
+from agent.llm.protocol import Model
 from agent.llm.retry import RetryPolicy
 from agent.llm.tokens import prompt_token_bound
 from agent.llm.toolspec import ToolSpec
@@ -37,7 +38,8 @@ __all__ = [
     "BUILTIN_PRICES", "Action", "ActionProtocol", "AuthError", "BadRequest", "BadResponse",
     "BudgetCaps", "BudgetExhausted", "BudgetExit", "Completion", "ContextLengthError",
     "Endpoint", "EndpointUnreachable", "FormatError", "LLMClient", "Ledger", "LedgerReport",
-    "ModelConfig", "ModelError", "ModelPricing", "NativeToolProtocol", "Price", "RateLimited",
+    "Model", "ModelConfig", "ModelError", "ModelPricing", "NativeToolProtocol", "Price",
+    "RateLimited",
     "Reservation", "RetryPolicy", "ServerError", "Spend", "TextActionProtocol",
     "TokenLogprob", "ToolCall", "ToolSpec", "TopLogprob", "UnknownPrice", "Usage", "YesNo",
     "parse_text_action", "price_for", "prompt_token_bound", "protocol_for", "yes_no_score",

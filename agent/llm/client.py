@@ -129,6 +129,8 @@ class LLMClient:
             request["extra_body"] = dict(extra_body)
         prompt_bound = prompt_token_bound(request["messages"], tool_schemas)
         wanted = max_tokens or self.config.max_output_tokens
+        if self.config.context_window is not None:  # never ask for more than can exist
+            wanted = min(wanted, self.config.context_window)
 
         attempt = 0
         while True:

@@ -324,3 +324,9 @@ async def test_concurrent_calls_through_one_client_stay_under_the_cap(
     # It stopped because the smallest call no longer fits, not earlier.
     smallest = (prompt_token_bound(MSGS) * 1 + 8 * 4) / 1e6  # $1/M in, $4/M out
     assert cap - report.total.usd < smallest
+
+
+def test_client_satisfies_the_model_protocol(make_client: MakeClient):
+    from agent.llm import Model
+
+    assert isinstance(make_client(), Model)
