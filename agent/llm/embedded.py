@@ -10,6 +10,7 @@ on (`logits_all`), and the prompt cache on, so requests sharing a prefix reuse i
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import os
 import signal
@@ -17,8 +18,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -105,7 +107,7 @@ class EmbeddedServer:
         self.host = host
         self.port = port or _free_port(host)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_threads = n_threads or _cpus()
         self.logits_all = logits_all
         self.prompt_cache = prompt_cache
         self.cache_size = cache_size
@@ -113,7 +115,7 @@ class EmbeddedServer:
         self.stop_grace = stop_grace
         self.python = python
         self._own_log = log_path is None
-        self.log_path = log_path or Path(tempfile.mkstemp(prefix="quorum-llama-", suffix=".log")[1])
+        self.log_path = log_path or Path(tempfile.gettempdir()) / "quorum-llama-unstarted.log"
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
         self._proc: subprocess.Popen[bytes] | None = None
@@ -157,6 +159,10 @@ class EmbeddedServer:
             raise EmbeddedServerError(
                 f"model file {self.model} does not exist", hint="run `quorum model fetch`"
             )
+        if self._own_log:
+            fd, name = tempfile.mkstemp(prefix="quorum-llama-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
         with self.log_path.open("wb") as log:
             try:
                 self._proc = subprocess.Popen(
@@ -166,6 +172,7 @@ class EmbeddedServer:
                     stderr=subprocess.STDOUT,
                     env={**os.environ, **self.env},
                     start_new_session=True,  # its own group: stopped by us, not by a stray ^C
+                    preexec_fn=_die_with_parent(),
                 )
             except OSError as exc:
                 raise EmbeddedServerError(f"cannot start {self.python}: {exc}") from exc
@@ -245,8 +252,34 @@ class EmbeddedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-        if self._own_log and exc_type is None:
+        if self._own_log:  # a failed start keeps its log: the error names it
             self.log_path.unlink(missing_ok=True)
+
+
+def _cpus() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """On Linux, have the kernel SIGTERM the server if we die without cleaning up (SIGKILL,
+    a `timeout` wrapper). Only from the main thread: the signal follows the creating thread."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not (
+        threading.main_thread()
+    ):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -9,8 +9,11 @@ model file where llama-cpp-python is installed.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
@@ -74,13 +77,20 @@ def model(tmp_path: Path, content: bytes) -> Path:
     return path
 
 
-def gone(pid: int | None) -> bool:
+def gone(pid: int | None, wait: float = 0.0) -> bool:
+    """The process no longer runs (a zombie awaiting its reaper counts as gone)."""
     assert pid is not None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 def test_serves_until_the_block_ends(tmp_path: Path, fake_llama: dict[str, str]) -> None:
@@ -106,7 +116,8 @@ def test_stopped_when_the_block_raises(tmp_path: Path, fake_llama: dict[str, str
 def test_a_crash_while_starting_shows_the_log_tail(
     tmp_path: Path, fake_llama: dict[str, str]
 ) -> None:
-    server = EmbeddedServer(model(tmp_path, b"crash"), env=fake_llama)
+    server = EmbeddedServer(model(tmp_path, b"crash"), env=fake_llama,
+                            log_path=tmp_path / "server.log")
     with pytest.raises(EmbeddedServerError, match="exited with code 1") as ei:
         server.start()
     assert "invalid magic characters" in str(ei.value)
@@ -118,6 +129,7 @@ def test_a_server_that_never_answers_is_killed(
     tmp_path: Path, fake_llama: dict[str, str]
 ) -> None:
     server = EmbeddedServer(model(tmp_path, b"stubborn"), env=fake_llama, startup_timeout=1.5,
+                            log_path=tmp_path / "server.log",
                             stop_grace=0.5)
     with pytest.raises(EmbeddedServerError, match=r"did not answer .* within 2s") as ei, server:
         pass
@@ -126,7 +138,8 @@ def test_a_server_that_never_answers_is_killed(
 
 
 def test_missing_llama_cpp_says_how_to_install(tmp_path: Path) -> None:
-    server = EmbeddedServer(model(tmp_path, b"ok"), python=_python_without_llama(tmp_path))
+    server = EmbeddedServer(model(tmp_path, b"ok"), python=_python_without_llama(tmp_path),
+                            log_path=tmp_path / "server.log")
     with pytest.raises(EmbeddedServerError, match="No module named") as ei:
         server.start()
     assert ei.value.hint == EMBEDDED_HINT
@@ -140,7 +153,8 @@ def test_a_missing_model_file_names_the_fix(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not llama_cpp_installed(), reason="llama-cpp-python is not installed")
 def test_the_real_server_rejects_a_bogus_model_file(tmp_path: Path) -> None:
-    server = EmbeddedServer(model(tmp_path, b"GGUF" + b"\0" * 64), n_ctx=256)
+    server = EmbeddedServer(model(tmp_path, b"GGUF" + b"\0" * 64), n_ctx=256,
+                            log_path=tmp_path / "server.log")
     with pytest.raises(EmbeddedServerError, match="exited with code") as ei:
         server.start()
     assert "model" in str(ei.value).lower() and not server.running
@@ -152,3 +166,32 @@ def _python_without_llama(tmp_path: Path) -> str:
     wrapper.write_text(f'#!/bin/sh\nexec "{os.path.realpath(sys.executable)}" -I -S "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
+
+
+PARENT = """
+import sys
+from pathlib import Path
+from agent.llm.embedded import EmbeddedServer
+server = EmbeddedServer(Path(sys.argv[1]), env={"PYTHONPATH": sys.argv[2]},
+                        log_path=Path(sys.argv[1]).with_suffix(".log")).start()
+print(server.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_server_dies_with_a_killed_parent(tmp_path: Path, fake_llama: dict[str, str]) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(model(tmp_path, b"ok")), fake_llama["PYTHONPATH"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        assert not gone(pid)
+        parent.send_signal(signal.SIGKILL)  # no finally, no atexit
+        parent.wait()
+        assert gone(pid, wait=10)
+    finally:
+        parent.kill()
+        parent.wait()
