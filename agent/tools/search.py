@@ -105,11 +105,14 @@ class SearchTool:
         defs = definitions(info.shown, source) or []
         if not defs:
             return f"{info.shown}: no classes or functions found."
-        lines = [f"{info.shown}: {len(defs)} definitions (lines, kind, first line):"]
+        lines = [f"{info.shown}: {len(defs)} definitions (line range, first line):"]
         width = len(str(max(d.end_line for d in defs)))
         for d in defs:
             span = f"{d.start_line}-{d.end_line}".ljust(2 * width + 1)
-            lines.append(f"{span}  {'  ' * d.depth}{d.kind} {d.name}: {d.signature}")
+            # The first line usually says what it is (`class Item:`); when it does not
+            # name the definition (a multi-line header), kind and name say it instead.
+            what = d.signature if d.name in d.signature else f"{d.kind} {d.name}"
+            lines.append(f"{span}  {'  ' * d.depth}{what}")
         return "\n".join(lines)
 
     def _symbol(self, sandbox: Sandbox, args: Mapping[str, Any]) -> str:

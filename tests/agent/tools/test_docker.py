@@ -74,7 +74,7 @@ def test_search_and_timeouts_in_a_container(box: Sandbox) -> None:
     call = caller(box)
     assert call("search", command="grep", pattern="return a -") == (
         "1 matches in 1 files:\npkg/calc.py:2:    return a - b")
-    assert "method Get: func (s *Store) Get" in call("search", command="outline",
+    assert "21-26  func (s *Store) Get(key string)" in call("search", command="outline",
                                                      path="src/store.go")
     assert call("search", command="symbol", name="Queue::push").startswith(
         "1 definition of 'Queue::push':\nsrc/queue.rs:22-28  method Queue.push")

@@ -81,25 +81,25 @@ def test_unknown_command(call: Call) -> None:
 # -- outline ----------------------------------------------------------------------------------
 def test_outline_of_a_python_file(call: Call) -> None:
     assert call("search", command="outline", path="src/inventory.py").splitlines() == [
-        "src/inventory.py: 8 definitions (lines, kind, first line):",
-        "7-12   class Item: class Item:",
-        "11-12    method restock: def restock(self, amount: int) -> None:",
-        "15-27  class Inventory: class Inventory:",
-        "16-17    method __init__: def __init__(self) -> None:",
-        "19-20    method add: def add(self, item: Item) -> None:",
-        "23-27    method total: def total(self) -> int:",
-        "24-25      function count: def count(i: Item) -> int:",
-        "30-31  function load_inventory: def load_inventory(path: str) -> Inventory:",
+        "src/inventory.py: 8 definitions (line range, first line):",
+        "7-12   class Item:",
+        "11-12    def restock(self, amount: int) -> None:",
+        "15-27  class Inventory:",
+        "16-17    def __init__(self) -> None:",
+        "19-20    def add(self, item: Item) -> None:",
+        "23-27    def total(self) -> int:",
+        "24-25      def count(i: Item) -> int:",
+        "30-31  def load_inventory(path: str) -> Inventory:",
     ]
 
 
 @pytest.mark.parametrize(("path", "line"), [
-    ("src/cart.js", "  method addLine: addLine(sku, qty) {"),
-    ("src/shapes.ts", "  method area: area(): number {"),
-    ("src/Button.tsx", "function IconButton: export const IconButton"),
-    ("src/store.go", "method Get: func (s *Store) Get(key string) (string, bool) {"),
-    ("src/queue.rs", "  method push: pub fn push(&mut self, item: T)"),
-    ("src/Account.java", "    method onChange: void onChange(long balance);"),
+    ("src/cart.js", "7-9      addLine(sku, qty) {"),
+    ("src/shapes.ts", "21-23    area(): number {"),
+    ("src/Button.tsx", "9-9  export const IconButton = (props: Props) =>"),
+    ("src/store.go", "21-26  func (s *Store) Get(key string) (string, bool) {"),
+    ("src/queue.rs", "22-28    pub fn push(&mut self, item: T)"),
+    ("src/Account.java", "22-22      void onChange(long balance);"),
 ])
 def test_outline_in_each_language(call: Call, path: str, line: str) -> None:
     assert line in call("search", command="outline", path=path)
