@@ -53,7 +53,10 @@ class Instance(BaseModel):
     @classmethod
     def _decode_json_list(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return json.loads(value) if value.strip() else []
+            try:
+                return json.loads(value) if value.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list of test ids ({exc.msg})") from None
         return value
 
     @field_validator("version", mode="before")
@@ -110,8 +113,6 @@ def _parse(raw: Any, where: str, base_dir: Path) -> Instance:
         raise DatasetError(f"{where}: expected a JSON object, got {type(raw).__name__}")
     try:
         inst = Instance.model_validate(raw)
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{where}: a test list is not valid JSON ({exc.msg})") from exc
     except ValidationError as exc:
         name = raw.get("instance_id", "?")
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
