@@ -6,7 +6,7 @@ trajectories resumes: those are kept, unfinished ones start again."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,7 +23,7 @@ from sandbox.protocol import Sandbox
 
 SandboxFactory = Callable[[], Sandbox]
 # Picks the candidates a later round is shown, given the last round's candidates.
-RoundRanker = Callable[[list[Candidate]], list[Candidate]]
+RoundRanker = Callable[[list[Candidate]], Awaitable[list[Candidate]]]
 
 
 class RolloutConfig(BaseModel):
@@ -115,7 +115,7 @@ async def run_rollouts(
         round_candidates = [c for c in results if c is not None]
         all_candidates.extend(round_candidates)
         if round_ + 1 < config.rounds:
-            previous = rank_round(all_candidates)[: config.shown_from_previous_round]
+            previous = (await rank_round(all_candidates))[: config.shown_from_previous_round]
     return all_candidates
 
 

@@ -8,3 +8,6 @@ import sys
 from pathlib import Path
 
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+# The repositories under test need none of this suite's pytest plugins (hypothesis, asyncio,
+# anyio...), whose import costs seconds per pytest process started inside a local sandbox.
+os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
