@@ -25,7 +25,7 @@ def checkout_instance(instance: Instance, dest: Path | str, *,
                 f"{repo} gives commit {sha[:12]}, not {instance.instance_id}'s base commit "
                 f"{instance.base_commit[:12]}",
                 hint="the project changed after its record was written: "
-                "run python -m envs.bundled",
+                "run python -m envs.bundled_records",
             )
         return sha
     source = clone_source(instance.repo, mirror_dir=mirror_dir, clone_url=clone_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envs.bundled import apply_patch, pytest_statuses
+from envs.bundled_records import apply_patch, pytest_statuses
 from envs.instances import Instance
 
 

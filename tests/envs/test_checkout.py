@@ -19,7 +19,7 @@ def test_bundled_task_straight_from_its_record(tmp_path: Path):
 def test_stale_bundled_record_is_refused(tmp_path: Path):
     [inst] = select(load_instances(TASKS_FILE), ids=["micro__grades-1"])
     stale = inst.model_copy(update={"base_commit": "0" * 40})
-    with pytest.raises(CloneError, match=r"python -m envs\.bundled"):
+    with pytest.raises(CloneError, match=r"python -m envs\.bundled_records"):
         checkout_instance(stale, tmp_path / "ws")
 
 

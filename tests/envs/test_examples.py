@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from envs.bundled import EXAMPLES_DIR, HIDDEN_TEST_PATH, hidden_dir, new_file_diff, pytest_statuses
+from envs.bundled import EXAMPLES_DIR, HIDDEN_TEST_PATH, hidden_dir, new_file_diff
+from envs.bundled_records import pytest_statuses
 from envs.errors import TaskSourceError
 from envs.examples import DEMO, list_examples, materialize_example
 from envs.gitcmd import git
@@ -47,7 +48,7 @@ def test_hidden_tests_fail_on_the_bug_and_pass_with_the_gold_fix(tmp_path: Path)
 
 
 def test_record_matches_the_project_files(tmp_path: Path):
-    """task.json is generated (python -m envs.bundled); this catches a stale one."""
+    """task.json is generated (python -m envs.bundled_records); this catches a stale one."""
     record = json.loads((hidden_dir(PROJECT) / "task.json").read_text())
     hidden = hidden_dir(PROJECT)
     assert record["test_patch"] == new_file_diff(HIDDEN_TEST_PATH,
