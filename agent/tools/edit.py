@@ -90,7 +90,7 @@ class EditTool:
         start = text.index(old)
         after = text[:start] + new + text[start + len(old):]
         first = where[0]
-        return after, first, first + max(new.count("\n"), 0)
+        return after, first, first + new.count("\n")
 
     def _no_match(self, shown: str, text: str, old: str) -> str:
         message = (f"old_str was not found in {shown}; it must match the file exactly, "
