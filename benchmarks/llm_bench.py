@@ -1,6 +1,6 @@
 """Model-layer benchmarks. Prints name=value lines.
 
-    .venv/bin/python benchmarks/llm_bench.py [--calls 400] [--ledger-calls 10000]
+    .venv/bin/python benchmarks/llm_bench.py [--calls 1000] [--ledger-calls 10000]
 
 client_overhead_ratio: median latency of LLMClient.complete over the median of a bare
 `AsyncOpenAI.chat.completions.create` to the same stand-in server, same process, calls
@@ -79,8 +79,10 @@ async def client_overhead(calls: int) -> dict[str, float]:
         await bare.close()
         await ours.aclose()
     b, o = statistics.median(bare_s), statistics.median(our_s)
+    # Paired differences are robust to load drifting during the run (a shared machine).
+    paired = statistics.median(x - y for x, y in zip(our_s, bare_s, strict=True))
     return {"client_overhead_ratio": o / b, "client_median_ms": o * 1e3,
-            "bare_sdk_median_ms": b * 1e3}
+            "bare_sdk_median_ms": b * 1e3, "client_overhead_paired_us": paired * 1e6}
 
 
 def ledger_simulation(n_calls: int, threads: int = 16, seed: int = 7) -> dict[str, float]:
@@ -146,7 +148,7 @@ def ledger_simulation(n_calls: int, threads: int = 16, seed: int = 7) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--ledger-calls", type=int, default=10_000)
     args = parser.parse_args()
     results = asyncio.run(client_overhead(args.calls))
