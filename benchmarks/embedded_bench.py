@@ -24,6 +24,7 @@ from agent.llm.embedded import EmbeddedServer, default_cache_dir, ensure_model
 
 SYSTEM = ("You are a senior Python reviewer. You read a GitHub issue and a candidate patch "
           "and answer YES if the patch resolves the issue without breaking behaviour, else NO.")
+ISSUE_LINES = 12  # about 650 prompt tokens: a short issue, sized for a 2-core machine
 _HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit")
 
 
@@ -31,7 +32,7 @@ def _issue(seed: str) -> str:
     body = "\n".join(
         f"- step {i}: call `parse_config(path)` with a file whose section [{seed}{i}] holds "
         f"key_{i} = value_{i}; expected the dict to contain key_{i}, got KeyError instead."
-        for i in range(40)
+        for i in range(ISSUE_LINES)
     )
     return f"Issue {seed}: parse_config drops keys in nested sections.\n\n{body}\n"
 
@@ -62,7 +63,7 @@ def measure(server: EmbeddedServer, sdk: OpenAI) -> dict[str, float]:
     # generation: stream a long answer, time from the first token to the last
     stamps: list[float] = []
     stream = sdk.chat.completions.create(
-        model=model, max_tokens=128, temperature=0.0, stream=True,
+        model=model, max_tokens=64, temperature=0.0, stream=True,
         messages=[{"role": "user", "content": f"[{uuid.uuid4().hex[:6]}] Write a Python "
                    "class for a bank account with deposit, withdraw and a docstring each."}],
     )

@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from agent.llm.client import LLMClient
+from agent.llm.config import ModelConfig
 from agent.llm.embedded import EmbeddedServer, default_cache_dir, ensure_model, llama_cpp_installed
+from agent.llm.ledger import BudgetCaps, Ledger
 
 pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -47,7 +50,7 @@ def test_a_chat_completion(server: EmbeddedServer, sdk: OpenAI) -> None:
     reply = sdk.chat.completions.create(
         model=server.model_name,
         messages=[{"role": "user", "content": "Write a Python function that squares x."}],
-        max_tokens=48,
+        max_tokens=32,
         temperature=0.0,
     )
     text = reply.choices[0].message.content or ""
@@ -66,3 +69,22 @@ def test_a_yes_no_logprob_pair(server: EmbeddedServer, sdk: OpenAI) -> None:
     top = {t.token.strip().upper(): math.exp(t.logprob) for t in content[0].top_logprobs}
     assert "YES" in top and "NO" in top, top
     assert top["YES"] > top["NO"]
+
+
+async def test_through_the_client_like_any_endpoint(server: EmbeddedServer) -> None:
+    config = ModelConfig(name=server.model_name, base_url=server.base_url, api_key_env=None,
+                         free=True, supports_tools=False, supports_logprobs=True,
+                         context_window=2048, timeout_s=600)
+    ledger = Ledger(BudgetCaps(run_tokens=20_000))
+    async with LLMClient(config.resolve({}), ledger) as client:
+        verdict, done = await client.score_yes_no(QUESTION, top_logprobs=10)
+        assert 0.5 < verdict.score <= 1.0 and verdict.p_no > 0.0
+        assert done.usage.prompt_tokens > 10 and done.cost_usd == 0.0
+        reply = await client.complete(
+            [{"role": "user", "content": "Say hello in one word."}], caller="agent",
+            max_tokens=8, temperature=0.0,
+        )
+        assert reply.text and reply.usage.completion_tokens > 0
+    spent = ledger.report()
+    assert spent.total.total_tokens == done.usage.total_tokens + reply.usage.total_tokens
+    assert set(spent.by_caller) == {"verifier", "agent"}
