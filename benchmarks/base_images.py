@@ -1,6 +1,6 @@
 """Base image figures: the present-image check, image sizes, and a cold container run.
 
-Run by `make bench`; prints one `figure: value` line each, for the README's table.
+Run by `make bench`; prints `name=value` lines like the other benchmarks.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ def main() -> None:
                     container.remove(force=True)
                 runs.append(time.perf_counter() - started)
             size = client.images.get(tag).attrs["Size"] / 1024**2
-            print(f"{suite} image size: {size:.0f} MiB")
-            print(f"{suite} ensure_base_image, present: {statistics.median(checks) * 1e3:.1f} ms")
-            print(f"{suite} container run python3 --version: {statistics.median(runs):.2f} s")
+            print(f"base_image_{suite}_size_mib={size:.0f}")
+            print(f"base_image_{suite}_ensure_present_ms={statistics.median(checks) * 1e3:.1f}")
+            print(f"base_image_{suite}_run_python_version_s={statistics.median(runs):.2f}")
     finally:
         client.close()
 
