@@ -212,7 +212,9 @@ def build_image(
         )
     _probe_mirror(mirror, spec.suite)
     started = time.monotonic()
-    rootfs = Path(tempfile.mkdtemp(prefix=f"quorum-rootfs-{spec.suite}-", dir=tmp_dir))
+    # /var/tmp by default: /tmp is often a small tmpfs (or noexec, which breaks the chroot).
+    where = tmp_dir or os.environ.get("TMPDIR") or "/var/tmp"
+    rootfs = Path(tempfile.mkdtemp(prefix=f"quorum-rootfs-{spec.suite}-", dir=where))
     try:
         say(f"{spec.tag}: debootstrap {spec.suite} from {mirror}")
         _debootstrap(spec, rootfs, mirror, say)

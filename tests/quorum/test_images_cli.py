@@ -1,0 +1,39 @@
+"""`quorum images`, run as a child process the way setup.sh and users run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sandbox import images
+
+
+def quorum(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "quorum.cli", "images", *args],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **env},
+    )  # fmt: skip
+
+
+def test_closed_engine_fails_with_a_hint(tmp_path) -> None:
+    proc = quorum("build-base", DOCKER_HOST=f"unix://{tmp_path}/closed.sock")
+    assert proc.returncode == 1
+    assert "✗" in proc.stdout and "hint:" in proc.stdout
+
+
+@pytest.mark.docker
+def test_build_base_leaves_present_images_alone_and_list_marks_them_current() -> None:
+    first = quorum("build-base")  # builds what is missing (nothing, after make setup)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = quorum("build-base", "--suite", "all")
+    assert again.returncode == 0
+    for suite in images.SUITES:
+        assert f"✓ {images.base_image_tag(suite)} already present" in again.stdout
+    assert "building" not in again.stdout
+    listed = quorum("list")
+    for suite in images.SUITES:
+        line = next(x for x in listed.stdout.splitlines() if images.base_image_tag(suite) in x)
+        assert line.endswith("current") and suite in line
