@@ -13,6 +13,7 @@ embedded_cached_prefix_share: 4 verifier-shaped requests share a long prefix (sy
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 import uuid
@@ -94,15 +95,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--n-ctx", type=int, default=8192)
+    parser.add_argument("--threads", type=int, default=None, help="default: all CPUs but one")
     args = parser.parse_args()
     model = ensure_model(args.cache_dir)
-    with EmbeddedServer(model, n_ctx=args.n_ctx) as server:
+    with EmbeddedServer(model, n_ctx=args.n_ctx, n_threads=args.threads) as server:
         sdk = OpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0, timeout=600)
         # warm-up: page the weights in, so the first figure is not a disk read
         sdk.chat.completions.create(model=server.model_name, max_tokens=1,
                                     messages=[{"role": "user", "content": "hi"}])
         for name, value in measure(server, sdk).items():
             print(f"{name}={value}")
+        # context for the figures: the model shares the CPUs with whatever else runs
+        print(f"embedded_threads={server.n_threads}")
+        print(f"load_avg_1m={os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ __all__ = [
     "ModelSpec",
     "ModelStatus",
     "default_cache_dir",
+    "default_threads",
     "ensure_model",
     "llama_cpp_installed",
     "model_path",
@@ -107,7 +108,7 @@ class EmbeddedServer:
         self.host = host
         self.port = port or _free_port(host)
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or _cpus()
+        self.n_threads = n_threads or default_threads()
         self.logits_all = logits_all
         self.prompt_cache = prompt_cache
         self.cache_size = cache_size
@@ -136,6 +137,7 @@ class EmbeddedServer:
             "--logits_all", flag(self.logits_all),
             "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.n_threads),
+            "--n_threads_batch", str(self.n_threads),
             "--host", self.host,
             "--port", str(self.port),
         ]
@@ -256,9 +258,13 @@ class EmbeddedServer:
             self.log_path.unlink(missing_ok=True)
 
 
-def _cpus() -> int:
+def default_threads() -> int:
+    """All CPUs but one. llama.cpp's threads wait for each other at every layer, so one
+    preempted thread stalls the rest: on 2 busy cores, 2 threads generated 2 tok/s where 1
+    thread generated 6-9 (sandboxes and the agent share the machine with the model)."""
     affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
+    cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
+    return max(1, cpus - 1)
 
 
 def _die_with_parent() -> Callable[[], None] | None:

@@ -90,7 +90,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 8080,
     n_ctx: Annotated[int, typer.Option(help="Context window in tokens.")] = 8192,
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all but one).")]
+    = None,
 ) -> None:
     """Serve the model on an OpenAI-compatible endpoint until Ctrl-C (fetches it if needed)."""
     try:
