@@ -84,7 +84,7 @@ def solve_command(
     """Solve an issue: N trajectories edit the repository in sandboxes and write tests,
     every patch runs every test, and the best-supported patch is printed — or Quorum
     abstains. Exit code 0 with a patch, 2 when abstaining, 1 on error."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     if sandbox not in ("docker", "local"):
         console.print(f"[red]error:[/red] --sandbox must be docker or local, not {sandbox!r}")
         raise typer.Exit(EXIT_ERROR)
