@@ -76,6 +76,16 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 class EmbeddedServer:
     """llama-cpp-python's OpenAI-compatible server as a child process, for a `with` block.
 
@@ -106,6 +116,7 @@ class EmbeddedServer:
         self.model = Path(model)
         self.model_name = model_name
         self.host = host
+        self._auto_port = not port
         self.port = port or _free_port(host)
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
@@ -161,6 +172,13 @@ class EmbeddedServer:
             raise EmbeddedServerError(
                 f"model file {self.model} does not exist", hint="run `quorum model fetch`"
             )
+        if not _port_free(self.host, self.port):
+            if not self._auto_port:
+                raise EmbeddedServerError(
+                    f"port {self.port} on {self.host} is already in use",
+                    hint="choose another port, or 0 for a free one",
+                )
+            self.port = _free_port(self.host)
         if self._own_log:
             fd, name = tempfile.mkstemp(prefix="quorum-llama-", suffix=".log")
             os.close(fd)

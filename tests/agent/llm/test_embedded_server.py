@@ -195,3 +195,14 @@ def test_the_server_dies_with_a_killed_parent(tmp_path: Path, fake_llama: dict[s
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_a_taken_port_is_refused_before_starting(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(EmbeddedServerError, match=f"port {port} on 127.0.0.1 is already"):
+            EmbeddedServer(model(tmp_path, b"ok"), port=port).start()
