@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,6 +84,11 @@ async def run_rollouts(
     events: RolloutEvents | None = None,
 ) -> list[Candidate]:
     events = events or RolloutEvents()
+    # Sandbox work runs in threads (asyncio.to_thread). The default pool has cpu+4 threads;
+    # on a small machine that, not the model, would cap how many trajectories progress.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=4 * config.concurrency + 4, thread_name_prefix="quorum")
+    )
     by_model = {client.config.name: client for client in clients}
     models = [client.config.name for client in clients]
     summary = await asyncio.to_thread(_repo_summary, start_sandbox)

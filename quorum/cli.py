@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quorum.commands import doctor, images, model, sandbox, solve
+from quorum.commands import demo, doctor, eval, images, model, sandbox, select, solve
 
 app = typer.Typer(
     name="quorum",
@@ -15,6 +15,9 @@ app = typer.Typer(
 )
 app.command("doctor")(doctor.doctor)
 app.command("solve")(solve.solve_command)
+app.command("eval")(eval.eval_command)
+app.command("select")(select.select_command)
+app.command("demo")(demo.demo_command)
 app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(model.app, name="model")

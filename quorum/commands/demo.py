@@ -1,0 +1,80 @@
+"""`quorum demo`: the whole pipeline on the bundled example, graded on hidden tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from agent.loop import AgentLimits
+from agent.rollout import RolloutConfig
+from envs.examples import DEMO, materialize_example
+from quorum.demo import grade_demo, record, summary
+from quorum.live import SolveView
+from quorum.models import default_models, endpoints_for
+from quorum.paths import cache_dir
+from quorum.sandboxes import sandbox_factory
+from quorum.solve import SolveOptions, solve
+from sandbox.errors import QuorumError
+
+# The example's tests need pytest inside the sandbox; installed once, into the snapshot.
+EXAMPLE_SETUP = ["pip install -q pytest"]
+
+
+def demo_command(
+    n: Annotated[int, typer.Option("-n", help="Trajectories.", min=1)] = 4,
+    max_steps: Annotated[int, typer.Option(help="Steps per trajectory.", min=1)] = 12,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Model(s); default: the embedded local model.")
+    ] = None,
+    models_file: Annotated[Path | None, typer.Option(help="TOML [models.NAME] settings.")] = None,
+    sandbox: Annotated[str, typer.Option(help="docker, or local (no isolation).")] = "docker",
+    out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+    history: Annotated[
+        Path, typer.Option(help="Where each demo run's grade is appended (JSONL).")
+    ] = Path("runs/demo-history.jsonl"),
+) -> None:
+    """Solve the bundled example issue (a real bug in a small multi-file project) with N
+    trajectories, select a patch or abstain, then grade every candidate on hidden tests that
+    no agent saw. With the small embedded model a fix is a measurement, not a promise."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    run_dir = out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        task = materialize_example(DEMO, run_dir / "repo")
+        task = task.model_copy(update={"setup": EXAMPLE_SETUP})
+        options = SolveOptions(
+            rollout=RolloutConfig(n=n, concurrency=min(n, 4),
+                                  limits=AgentLimits(max_steps=max_steps)),
+            sandbox=sandbox,  # type: ignore[arg-type]
+        )  # fmt: skip
+        view = SolveView(console, None)
+        console.print(f"demo: solving {task.id} in {run_dir}")
+        names = model or default_models(os.environ)
+        with (
+            endpoints_for(
+                names,
+                os.environ,
+                models_file=models_file,
+                cache_dir=cache_dir(os.environ),
+                progress=view.log,
+            ) as endpoints,
+            view,
+        ):
+            outcome = asyncio.run(
+                solve(task, endpoints, options, run_dir / "run", events=view, progress=view.log)
+            )
+        console.print("grading every candidate on the hidden tests")
+        with sandbox_factory(task, options.sandbox, run_id=f"{run_dir.name}-grade") as start:
+            grade = grade_demo(task, outcome, start)
+    except QuorumError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    record(grade, history)
+    console.print((run_dir / "run" / "report.md").read_text(), markup=False)
+    console.print(summary(grade), markup=False)
+    console.print(f"run directory: {run_dir / 'run'}; this run's grade is appended to {history}")

@@ -1,0 +1,90 @@
+"""The demo: solve the bundled example issue, then grade every candidate and the selection
+on the hidden tests that no agent or selector saw, and say plainly what happened."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from envs.candidate import Candidate
+from envs.task import Task
+from quorum.sandboxes import SandboxFactory
+from quorum.solve import SolveOutcome
+from sandbox.errors import PatchApplyError
+
+HIDDEN_TIMEOUT_S = 300
+
+
+class DemoGrade(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str
+    candidates: dict[str, bool]  # candidate id -> passes the hidden tests
+    selected: str | None
+    selected_passes: bool | None  # None when Quorum abstained
+    coverage: bool  # any candidate passes
+    pass_rate: float  # share of candidates that pass (an estimate of pass@1)
+    cost_usd: float
+    tokens: int
+    wall_s: float
+
+
+def passes_hidden(task: Task, patch: str, start_sandbox: SandboxFactory) -> bool:
+    """The candidate patch, then the hidden test patch; every FAIL_TO_PASS and PASS_TO_PASS
+    test must pass. Ids run in file order, as a full test run would collect them."""
+    hidden = task.hidden
+    if hidden is None or not patch.strip():
+        return False
+    ids = sorted(hidden.fail_to_pass + hidden.pass_to_pass)
+    with start_sandbox() as box:
+        try:
+            box.apply_patch(patch)
+            box.apply_patch(hidden.test_patch)
+        except PatchApplyError:
+            return False
+        command = "python -m pytest -q -p no:cacheprovider " + " ".join(map(shlex.quote, ids))
+        return box.exec(command, timeout=HIDDEN_TIMEOUT_S).ok
+
+
+def grade_demo(task: Task, outcome: SolveOutcome, start_sandbox: SandboxFactory) -> DemoGrade:
+    solvers: Sequence[Candidate] = [c for c in outcome.candidates if c.solver != "test_writer"]
+    verdicts = {c.id: passes_hidden(task, c.patch, start_sandbox) for c in solvers}
+    chosen = outcome.selection.chosen
+    return DemoGrade(
+        task_id=task.id,
+        candidates=verdicts,
+        selected=chosen,
+        selected_passes=None if chosen is None else verdicts.get(chosen, False),
+        coverage=any(verdicts.values()),
+        pass_rate=sum(verdicts.values()) / len(verdicts) if verdicts else 0.0,
+        cost_usd=outcome.cost.total.usd,
+        tokens=outcome.cost.total.total_tokens,
+        wall_s=outcome.wall_s,
+    )
+
+
+def summary(grade: DemoGrade) -> str:
+    n = len(grade.candidates)
+    good = sum(grade.candidates.values())
+    if grade.selected is None:
+        verdict = "Quorum abstained: the evidence did not single out a patch."
+    elif grade.selected_passes:
+        verdict = f"The selected patch ({grade.selected}) passes the hidden tests."
+    else:
+        verdict = f"The selected patch ({grade.selected}) FAILS the hidden tests."
+    return (
+        f"{verdict}\n{good} of {n} candidates pass the hidden tests "
+        f"(coverage: {'yes' if grade.coverage else 'no'}). "
+        f"{grade.tokens} tokens, ${grade.cost_usd:.4f}, {grade.wall_s:.0f}s."
+    )
+
+
+def record(grade: DemoGrade, history: Path) -> None:
+    """One line per demo run, so repeated runs measure pass@1, coverage and selection."""
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with history.open("a") as out:
+        out.write(json.dumps(grade.model_dump()) + "\n")
