@@ -16,6 +16,9 @@ class Selection(BaseModel):
     chosen: str | None = Field(None, description="candidate id; None when abstaining")
     confidence: float = Field(0.0, ge=0.0, le=1.0)
     scores: dict[str, float] = Field(default_factory=dict, description="by candidate id")
+    signals: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="signal name -> candidate id -> raw value"
+    )
     evidence: dict[str, Any] = Field(default_factory=dict)
     rationale: str = ""
 

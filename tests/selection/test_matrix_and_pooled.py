@@ -59,7 +59,7 @@ def outcome(repo: Path):
 
 
 def test_matrix_rows_are_keyed_by_candidate_and_test(outcome) -> None:
-    candidates, tests, matrix = outcome
+    _, tests, matrix = outcome
     one, two, zeros, broken = (t.id for t in tests)
     assert matrix.candidate_ids == [ORIGINAL, "good", "wrong", "good-again", "stale"]
     assert matrix.passed("good", one) and matrix.passed("good", two)
@@ -81,7 +81,7 @@ def test_pooled_selection_prefers_most_tests_then_cost_then_id(outcome) -> None:
 
 
 def test_abstains_without_evidence(outcome) -> None:
-    candidates, tests, matrix = outcome
+    candidates, _, matrix = outcome
     only_wrong = [c for c in candidates if c.id in ("stale", "empty")]
     selection = select_pooled("t", only_wrong, matrix)
     assert selection.abstained and "no candidate passes" in selection.rationale

@@ -1,0 +1,121 @@
+"""`quorum select`: choose among existing candidates, offline: a run directory, or other
+systems' SWE-bench prediction files pooled per instance. With labels, it prints selection
+accuracy against a random pick and the oracle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from quorum.paths import cache_dir
+from sandbox.errors import QuorumError
+from selection.hybrid import METHODS, SelectConfig
+from selection.metrics import evaluate, format_metrics, read_labels
+from selection.pipeline import select_group
+from selection.pool import group_by_task, load_sources
+from selection.result import Selection
+
+
+def select_command(
+    sources: Annotated[
+        list[Path], typer.Argument(help="A run directory, or SWE-bench preds.jsonl/.json files.")
+    ],
+    method: Annotated[str, typer.Option(help=f"One of {', '.join(METHODS)}.")] = "cascade",
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(help="Official evaluation file(s) (*.result.json) named like the preds."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default: the run directory, or .)")
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="Abstain below this confidence.")] = 0.0,
+    top_k: Annotated[int, typer.Option(help="Cascade: candidates kept by verifier.")] = 3,
+    verifier_model: Annotated[
+        str | None, typer.Option(help="Model for the execution-free verifier ('embedded' ok).")
+    ] = None,
+    dataset: Annotated[
+        Path | None, typer.Option(help="SWE-bench JSONL with the issues (for the verifier).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N instances.")] = None,
+    instances: Annotated[
+        Path | None, typer.Option(help="A file of instance ids, one a line: only these.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random method.")] = 0,
+    vote_only: Annotated[
+        list[str] | None,
+        typer.Option(help="Source (file stem) whose candidates vote but are never chosen."),
+    ] = None,
+) -> None:
+    """Select a candidate per instance (or abstain); writes selection.json and report.md."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if method not in METHODS:
+        console.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}")
+        raise typer.Exit(1)
+    try:
+        groups = group_by_task(load_sources(sources), vote_only_sources=vote_only or ())
+        if instances is not None:
+            wanted = set(instances.read_text().split())
+            groups = {t: g for t, g in groups.items() if t in wanted}
+        if limit is not None:
+            groups = dict(list(sorted(groups.items()))[:limit])
+        config = SelectConfig(
+            method=method,
+            threshold=threshold,
+            top_k=top_k,
+            seed=seed,  # type: ignore[arg-type]
+            abstain_on_disagreement=threshold > 0,
+        )
+        issues = _issues(dataset) if dataset else {}
+        selections = asyncio.run(_select_all(groups, config, verifier_model, issues, console))
+        label_map: dict[str, bool] = {}
+        for path in labels or []:
+            label_map.update(read_labels(path, groups))
+    except QuorumError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    target = out or (sources[0] if len(sources) == 1 and sources[0].is_dir() else Path("."))
+    target.mkdir(parents=True, exist_ok=True)
+    payload = {tid: s.model_dump(mode="json") for tid, s in sorted(selections.items())}
+    (target / "selection.json").write_text(json.dumps(payload, indent=1))
+    chosen = sum(not s.abstained for s in selections.values())
+    lines = [f"# Selection ({method})", "", f"instances: {len(selections)}, chosen: {chosen}, "
+             f"abstained: {len(selections) - chosen}", ""]  # fmt: skip
+    if label_map:
+        lines += list(format_metrics(evaluate(groups, selections, label_map), method))
+    report = "\n".join(lines) + "\n"
+    (target / "selection-report.md").write_text(report)
+    typer.echo(report, nl=False)
+    if len(selections) == 1:
+        only = next(iter(selections.values()))
+        typer.echo(only.rationale)
+
+
+async def _select_all(groups, config, verifier_model, issues, console) -> dict[str, Selection]:
+    if not verifier_model:
+        return {tid: await select_group(g, config=config) for tid, g in groups.items()}
+    from agent.llm import BudgetCaps, Ledger, LLMClient
+    from quorum.models import endpoints_for
+    from selection.verifier import EndpointVerifier
+
+    out: dict[str, Selection] = {}
+    with endpoints_for([verifier_model], os.environ, cache_dir=cache_dir(os.environ),
+                       progress=console.print) as endpoints:  # fmt: skip
+        async with LLMClient(endpoints[0], Ledger(BudgetCaps())) as client:
+            verifier = EndpointVerifier(client, concurrency=1)
+            for i, (tid, group) in enumerate(sorted(groups.items()), 1):
+                console.print(f"[{i}/{len(groups)}] {tid}")
+                out[tid] = await select_group(
+                    group, config=config, verifier=verifier, issue=issues.get(tid, "")
+                )
+    return out
+
+
+def _issues(dataset: Path) -> dict[str, str]:
+    rows = [json.loads(line) for line in dataset.read_text().splitlines() if line.strip()]
+    return {r["instance_id"]: r.get("problem_statement", "") for r in rows}

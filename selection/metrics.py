@@ -1,0 +1,88 @@
+"""Selection metrics against labels: accuracy of the selector, of a random choice, and of
+the oracle (any resolved candidate in the pool, i.e. pool coverage).
+
+Labels come from official evaluation files (`*.result.json`, its `resolved` list) and are
+keyed by candidate id; an instance with an unlabelled candidate is left out and counted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from selection.pool import Group, PoolError, source_name
+from selection.result import Selection
+
+
+def read_labels(path: Path, groups: Mapping[str, Group]) -> dict[str, bool]:
+    """candidate id -> resolved, for the candidates whose source is this file's stem."""
+    try:
+        resolved = set(json.loads(path.read_text()).get("resolved", []))
+    except (OSError, json.JSONDecodeError, AttributeError) as exc:
+        raise PoolError(f"cannot read labels {path}: {exc}") from exc
+    prefix = source_name(path) + ":"
+    return {
+        c.id: c.task_id in resolved
+        for g in groups.values()
+        for c in g.candidates
+        if c.id.startswith(prefix)
+    }
+
+
+class SelectionMetrics(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instances: int
+    unlabelled: int
+    accuracy: float  # resolved choices / instances (an abstention is not a resolution)
+    answered: int
+    precision: float  # resolved choices / answered
+    random: float  # expected accuracy of a uniform pick among the candidates with a patch
+    oracle: float  # instances with any resolved candidate: the pool's coverage
+    single_best: dict[str, float]  # each source alone
+
+
+def evaluate(
+    groups: Mapping[str, Group],
+    selections: Mapping[str, Selection],
+    labels: Mapping[str, bool],
+) -> SelectionMetrics:
+    n = right = answered = unlabelled = 0
+    rand = oracle = 0.0
+    per_source: dict[str, int] = {}
+    for task_id, group in groups.items():
+        ids = [c.id for c in group.candidates if c.id not in group.vote_only]
+        if not ids or any(c not in labels for c in ids):
+            unlabelled += 1
+            continue
+        n += 1
+        solvers = [c.id for c in group.choosable]
+        good = [c for c in solvers if labels[c]]
+        rand += len(good) / len(solvers) if solvers else 0.0
+        oracle += bool(good)
+        for c in ids:
+            per_source[c.rsplit(":", 1)[0]] = per_source.get(c.rsplit(":", 1)[0], 0) + labels[c]
+        chosen = selections[task_id].chosen if task_id in selections else None
+        if chosen is not None:
+            answered += 1
+            right += labels.get(chosen, False)
+    div = max(n, 1)
+    return SelectionMetrics(
+        instances=n, unlabelled=unlabelled, accuracy=right / div, answered=answered,
+        precision=right / max(answered, 1), random=rand / div, oracle=oracle / div,
+        single_best={s: k / div for s, k in sorted(per_source.items())},
+    )  # fmt: skip
+
+
+def format_metrics(m: SelectionMetrics, method: str) -> Sequence[str]:
+    lines = [
+        f"instances evaluated: {m.instances} (left out, unlabelled candidates: {m.unlabelled})",
+        f"selection accuracy ({method}): {m.accuracy:.1%}  "
+        f"(answered {m.answered}, precision {m.precision:.1%})",
+        f"random choice: {m.random:.1%}",
+        f"oracle (pool coverage): {m.oracle:.1%}",
+    ]
+    lines += [f"  {s} alone: {v:.1%}" for s, v in m.single_best.items()]
+    return lines

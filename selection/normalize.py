@@ -1,0 +1,172 @@
+"""Patch normalisation: two patches that differ only in comments, docstrings or formatting
+get the same key, so they count as one fix (for dedup, and for majority voting).
+
+Two levels, because a pool may come with or without its repository:
+
+- `normalise_patch(patch)` needs only the diff. Per file, the removed and added lines are
+  kept in order with hunk positions and context dropped; for Python each line is reduced to
+  its tokens (comments gone, spacing canonical) with its indentation width kept (indentation
+  is meaning in Python), and lines that are only a comment, blank or a bare string literal
+  (a docstring line) are dropped. A fragment cannot be parsed as a module, so re-wrapping a
+  statement over several lines still differs; that costs some merges, never a false one
+  beyond docstring-only changes.
+- `normalise_patch(patch, files=...)` with the base text of the changed files applies the
+  patch in memory and, as Agentless does, parses each changed Python file and unparses it
+  without docstrings (ast drops comments and formatting); the key is the normalised text
+  of every changed file after the patch. A file that does not parse falls back to the
+  diff-level form.
+
+Other languages: exact text of the changed lines (whitespace at line ends stripped)."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import re
+import tokenize
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from envs.patch import split_by_file
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+class FileDiff(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    hunks: list[tuple[int, list[str]]]  # (old start line, lines with their ' ', '-', '+')
+    new_file: bool = False
+    deleted: bool = False
+
+
+def parse_diff(patch: str) -> list[FileDiff]:
+    files = []
+    for path, section in split_by_file(patch).items():
+        hunks: list[tuple[int, list[str]]] = []
+        new_file = "\nnew file mode" in section or "--- /dev/null" in section
+        deleted = "\ndeleted file mode" in section or "+++ /dev/null" in section
+        for line in section.splitlines():
+            m = _HUNK.match(line)
+            if m:
+                hunks.append((int(m.group(1)), []))
+            elif hunks and line[:1] in (" ", "-", "+") and not line.startswith(("--- ", "+++ ")):
+                hunks[-1][1].append(line)
+            elif hunks and line == "":  # some tools drop the space of an empty context line
+                hunks[-1][1].append(" ")
+        files.append(FileDiff(path=path, hunks=hunks, new_file=new_file, deleted=deleted))
+    return files
+
+
+class PatchDoesNotApply(ValueError):
+    pass
+
+
+def apply_in_memory(text: str, diff: FileDiff) -> str:
+    """The file after the patch; context must match (like `git apply` without fuzz)."""
+    lines = [] if diff.new_file else text.splitlines()
+    out: list[str] = []
+    pos = 0
+    for start, body in diff.hunks:
+        at = max(start - 1, 0) if not diff.new_file else 0
+        if at < pos:
+            raise PatchDoesNotApply(f"{diff.path}: overlapping hunks")
+        out.extend(lines[pos:at])
+        pos = at
+        for line in body:
+            sign, content = line[:1], line[1:]
+            if sign in (" ", "-"):
+                if pos >= len(lines) or lines[pos].rstrip() != content.rstrip():
+                    raise PatchDoesNotApply(f"{diff.path}: context differs at line {pos + 1}")
+                pos += 1
+                if sign == " ":
+                    out.append(content)
+            else:
+                out.append(content)
+    out.extend(lines[pos:])
+    return "\n".join(out) + "\n"
+
+
+def normalise_python_source(source: str) -> str | None:
+    """ast round trip without docstrings; None when it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def _python_line(line: str) -> str | None:
+    """A changed line's tokens with its indentation width; None for comment/blank/docstring."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+    try:
+        toks = [
+            t
+            for t in tokenize.generate_tokens(io.StringIO(stripped + "\n").readline)
+            if t.type
+            not in (
+                tokenize.COMMENT,
+                tokenize.NL,
+                tokenize.NEWLINE,
+                tokenize.ENDMARKER,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+            )
+        ]
+    except (tokenize.TokenError, SyntaxError):
+        return f"{indent}|{' '.join(stripped.split())}"  # part of a multi-line construct
+    if len(toks) == 1 and toks[0].type == tokenize.STRING:
+        return None  # a docstring (or a bare string statement): no behaviour
+    return f"{indent}|{' '.join(t.string for t in toks)}"
+
+
+def _diff_level(diff: FileDiff) -> str:
+    python = diff.path.endswith(".py")
+    out = [f"file {diff.path}"]
+    for _, body in diff.hunks:
+        for line in body:
+            if line[:1] not in ("-", "+"):
+                continue
+            norm = _python_line(line[1:]) if python else line[1:].rstrip()
+            if norm is not None:
+                out.append(line[0] + norm)
+    return "\n".join(out)
+
+
+def normalise_patch(patch: str, files: Mapping[str, str] | None = None) -> str:
+    """A canonical text for the patch (see the module doc); '' for an empty patch."""
+    parts = []
+    for diff in sorted(parse_diff(patch), key=lambda d: d.path):
+        if files is not None and diff.path.endswith(".py") and not diff.deleted:
+            base = files.get(diff.path, "")
+            if diff.new_file or diff.path in files:
+                try:
+                    after = normalise_python_source(apply_in_memory(base, diff))
+                except PatchDoesNotApply:
+                    after = None
+                if after is not None:
+                    parts.append(f"file {diff.path} (full)\n{after}")
+                    continue
+        parts.append(_diff_level(diff))
+    return "\n".join(p for p in parts if "\n" in p)  # a file with no code change drops
+
+
+def normalised_id(patch: str, files: Mapping[str, str] | None = None) -> str:
+    norm = normalise_patch(patch, files)
+    return hashlib.sha256(norm.encode()).hexdigest()[:12] if norm else ""

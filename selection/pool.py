@@ -1,0 +1,149 @@
+"""The candidate pool: candidates from run directories and from other systems' SWE-bench
+prediction files, grouped by instance, deduplicated by normalised patch.
+
+A prediction becomes a Candidate with id f"{source}:{instance_id}", where source is the
+file's stem without `.preds` (stable across runs, unique while file names differ; a second
+file with the same stem gets `#2`). Labels (`*.result.json`, the official `resolved` list)
+are read by the metrics, never by a selector."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envs.candidate import Candidate
+from sandbox.errors import QuorumError
+from selection.normalize import normalised_id
+
+
+class PoolError(QuorumError):
+    """A prediction file or run directory could not be read."""
+
+
+def source_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return name.removesuffix(".preds").removesuffix(".result")
+
+
+def read_predictions(path: Path, source: str | None = None) -> list[Candidate]:
+    """SWE-bench predictions: JSONL lines, a JSON list, or a JSON object keyed by instance."""
+    source = source or source_name(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PoolError(f"cannot read predictions {path}: {exc}") from exc
+    rows: list[Mapping] = []
+    try:
+        if path.suffix == ".jsonl":
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            data = json.loads(text)
+            rows = list(data.values()) if isinstance(data, dict) else list(data)
+    except json.JSONDecodeError as exc:
+        raise PoolError(f"{path} is not valid JSON/JSONL: {exc}") from exc
+    out = []
+    for row in rows:
+        if not isinstance(row, Mapping) or "instance_id" not in row:
+            raise PoolError(f"{path}: a prediction without instance_id: {str(row)[:120]}")
+        out.append(
+            Candidate(
+                id=f"{source}:{row['instance_id']}",
+                task_id=row["instance_id"],
+                patch=row.get("model_patch") or "",
+                solver="external",
+                model=str(row.get("model_name_or_path") or source),
+            )
+        )
+    return out
+
+
+def read_run_dir(run_dir: Path) -> list[Candidate]:
+    """candidates.jsonl of a Quorum run; a later line for the same id wins."""
+    path = run_dir / "candidates.jsonl"
+    if not path.is_file():
+        raise PoolError(f"{run_dir} has no candidates.jsonl")
+    found: dict[str, Candidate] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                cand = Candidate.model_validate_json(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            found[cand.id] = cand
+    return [c for c in found.values() if c.solver != "test_writer"]
+
+
+def load_sources(paths: Sequence[Path]) -> list[Candidate]:
+    """Run directories and prediction files, in the order given; ids made unique."""
+    out: list[Candidate] = []
+    seen_sources: dict[str, int] = {}
+    for path in paths:
+        if path.is_dir():
+            out.extend(read_run_dir(path))
+            continue
+        stem = source_name(path)
+        seen_sources[stem] = seen_sources.get(stem, 0) + 1
+        if seen_sources[stem] > 1:
+            stem = f"{stem}#{seen_sources[stem]}"
+        out.extend(read_predictions(path, stem))
+    return out
+
+
+class Group(BaseModel):
+    """The candidates of one instance; `patch_keys` maps id -> normalised-patch key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str
+    candidates: list[Candidate]
+    patch_keys: dict[str, str] = Field(default_factory=dict)
+    vote_only: list[str] = Field(
+        default_factory=list, description="ids that vote (patch majority) but are never chosen"
+    )
+
+    @property
+    def solvers(self) -> list[Candidate]:
+        """Candidates with a patch that changes code."""
+        return [c for c in self.candidates if self.patch_keys.get(c.id)]
+
+    @property
+    def choosable(self) -> list[Candidate]:
+        return [c for c in self.solvers if c.id not in self.vote_only]
+
+    def clusters(self) -> dict[str, list[str]]:
+        """normalised key -> candidate ids, in pool order (dedup: one run per key)."""
+        out: dict[str, list[str]] = {}
+        for c in self.solvers:
+            out.setdefault(self.patch_keys[c.id], []).append(c.id)
+        return out
+
+    def representatives(self) -> list[Candidate]:
+        """The first candidate of each normalised-patch cluster."""
+        by_id = {c.id: c for c in self.candidates}
+        return [by_id[ids[0]] for ids in self.clusters().values()]
+
+
+def group_by_task(
+    candidates: Iterable[Candidate],
+    files_for: Mapping[str, Mapping[str, str]] | None = None,
+    vote_only_sources: Iterable[str] = (),
+) -> dict[str, Group]:
+    """Instance id -> its group. `files_for[task_id]` (base text of changed files), where
+    given, switches patch keys to the full-file normalisation. Candidates whose id starts
+    with f"{source}:" for a vote-only source add to the patch majority but are never
+    chosen (e.g. an unlabelled submission in a labelled evaluation)."""
+    groups: dict[str, Group] = {}
+    voters = tuple(f"{s}:" for s in vote_only_sources)
+    for cand in candidates:
+        group = groups.setdefault(cand.task_id, Group(task_id=cand.task_id, candidates=[]))
+        group.candidates.append(cand)
+        if voters and cand.id.startswith(voters):
+            group.vote_only.append(cand.id)
+        files = (files_for or {}).get(cand.task_id)
+        group.patch_keys[cand.id] = normalised_id(cand.patch, files) if cand.patch.strip() else ""
+    return groups

@@ -1,0 +1,84 @@
+"""Every signal about a task's candidates in one model, keyed by candidate id, each also
+normalised to [0, 1] for the weighted combination. A signal that is not available (no
+verifier, no valid test, no regression test, a pool of one) is absent rather than zero,
+so it neither helps nor hurts anyone."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selection.matrix import PassMatrix
+from selection.pool import Group
+from selection.scores import b4_scores, patch_votes, regression_counts, test_votes
+
+
+class Signals(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(description="the candidates with a code change, in pool order")
+    verifier: dict[str, float] = Field(default_factory=dict, description="P(YES) normalised")
+    tests: dict[str, float] = Field(default_factory=dict, description="valid tests passed")
+    n_valid_tests: int = 0
+    regressions: dict[str, float] = Field(default_factory=dict, description="tests broken")
+    n_regression_tests: int = Field(0, description="tests passing on the base")
+    patch_votes: dict[str, float] = Field(default_factory=dict, description="cluster share")
+    voters: int = Field(0, description="candidates voting in the patch majority")
+    b4: dict[str, float] = Field(default_factory=dict)
+    agent_choice: str | None = None
+    agent_reason: str = ""
+    cost: dict[str, float] = Field(default_factory=dict)
+
+    def normalised(self) -> dict[str, dict[str, float]]:
+        """signal -> id -> value in [0, 1], higher is better; only available signals."""
+        out: dict[str, dict[str, float]] = {}
+        if self.verifier:
+            out["verifier"] = {c: self.verifier.get(c, 0.0) for c in self.ids}
+        if self.n_valid_tests:
+            out["tests"] = {c: self.tests.get(c, 0.0) / self.n_valid_tests for c in self.ids}
+            if self.b4:
+                out["b4"] = {c: self.b4.get(c, 0.0) for c in self.ids}
+        if self.n_regression_tests:
+            out["regressions"] = {
+                c: 1.0 - self.regressions.get(c, 0.0) / self.n_regression_tests for c in self.ids
+            }
+        if self.patch_votes and (len(self.ids) > 1 or self.voters > 1):
+            out["patch_votes"] = {c: self.patch_votes.get(c, 0.0) for c in self.ids}
+        if self.agent_choice in self.ids:
+            out["agent"] = {c: float(c == self.agent_choice) for c in self.ids}
+        return out
+
+    def raw(self) -> dict[str, dict[str, float]]:
+        named = {
+            "verifier": self.verifier, "tests": self.tests, "regressions": self.regressions,
+            "patch_votes": self.patch_votes, "b4": self.b4,
+        }  # fmt: skip
+        return {k: v for k, v in named.items() if v}
+
+
+def collect_signals(
+    group: Group,
+    repro: PassMatrix | None = None,
+    regress: PassMatrix | None = None,
+    verifier: dict[str, float] | None = None,
+    agent_choice: str | None = None,
+    agent_reason: str = "",
+) -> Signals:
+    ids = [c.id for c in group.choosable]
+    votes = {c: v for c, v in patch_votes(group).items() if c in ids}
+    base_passing = (
+        [t for t in regress.test_ids if regress.passed("__original__", t)] if regress else []
+    )
+    return Signals(
+        ids=ids,
+        verifier={c: s for c, s in (verifier or {}).items() if c in ids},
+        tests=test_votes(ids, repro),
+        n_valid_tests=len(repro.valid_tests()) if repro else 0,
+        regressions={c: float(n) for c, n in regression_counts(ids, regress).items()},
+        n_regression_tests=len(base_passing),
+        patch_votes=votes,
+        voters=len(group.solvers),
+        b4=b4_scores(ids, repro, prior=votes),
+        agent_choice=agent_choice,
+        agent_reason=agent_reason,
+        cost={c.id: c.cost_usd for c in group.choosable},
+    )

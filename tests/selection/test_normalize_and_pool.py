@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from envs.candidate import Candidate
+from selection.normalize import (
+    apply_in_memory,
+    normalise_patch,
+    normalised_id,
+    parse_diff,
+)
+from selection.pool import group_by_task, load_sources, read_run_dir
+
+BASE = 'def f(x):\n    """Old doc."""\n    return x + 1\n\n\ndef g():\n    return 2\n'
+
+
+def _diff(path: str, old: list[str], new: list[str], start: int = 1) -> str:
+    body = "".join(f"-{line}\n" for line in old) + "".join(f"+{line}\n" for line in new)
+    return (
+        f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"
+        f"@@ -{start},{len(old)} +{start},{len(new)} @@\n{body}"
+    )
+
+
+def test_formatting_and_comments_do_not_change_the_key() -> None:
+    a = _diff("m.py", ["    return x + 1"], ["    return x+2  # fixed"], start=3)
+    b = _diff("m.py", ["    return x + 1"], ["    return x  +  2"], start=3)
+    c = _diff("m.py", ["    return x + 1"], ["    # a comment only", "    return x + 2"], start=3)
+    assert normalised_id(a) == normalised_id(b) == normalised_id(c)
+    assert normalised_id(a) != normalised_id(_diff("m.py", ["    return x + 1"],
+                                                   ["    return x + 3"], start=3))  # fmt: skip
+
+
+def test_indentation_is_meaning_in_python_not_elsewhere() -> None:
+    deeper = _diff("m.py", ["    return x + 1"], ["        return x + 2"], start=3)
+    assert normalised_id(deeper) != normalised_id(
+        _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=3)
+    )
+    js = normalise_patch
+    assert js(_diff("a.js", ["x"], ["y  "])) == js(_diff("a.js", ["x"], ["y"]))
+    assert js(_diff("a.js", ["x"], ["y"])) != js(_diff("a.js", ["x"], ["z"]))
+
+
+def test_full_file_normalisation_merges_rewrapped_code_and_docstrings() -> None:
+    one = _diff("m.py", ["    return x + 1"], ["    return max(x,", "               2)"], start=3)
+    two = _diff("m.py", ['    """Old doc."""', "    return x + 1"],
+                ['    """New doc."""', "    return max(x, 2)"], start=2)  # fmt: skip
+    assert normalised_id(one) != normalised_id(two)  # diff level: re-wrapping differs
+    files = {"m.py": BASE}
+    assert normalised_id(one, files) == normalised_id(two, files)
+    after = apply_in_memory(BASE, parse_diff(one)[0])
+    assert "max(x,\n               2)" in after and after.endswith("return 2\n")
+
+
+def test_a_comment_only_patch_normalises_to_nothing() -> None:
+    patch = _diff("m.py", [], ["# just a note"], start=3)
+    assert normalise_patch(patch) == "" and normalised_id(patch) == ""
+
+
+def test_pool_from_prediction_files_and_a_run_dir(tmp_path: Path) -> None:
+    fix = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=3)
+    same = fix.replace("x + 2", "x+2")
+    (tmp_path / "sysA.preds.jsonl").write_text(
+        json.dumps({"instance_id": "i1", "model_patch": fix, "model_name_or_path": "A"}) + "\n"
+        + json.dumps({"instance_id": "i2", "model_patch": "", "model_name_or_path": "A"}) + "\n"
+    )  # fmt: skip
+    (tmp_path / "sysB.json").write_text(
+        json.dumps({"i1": {"instance_id": "i1", "model_patch": same}})
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    cand = Candidate(id="traj-1", task_id="i1", patch=fix.replace("x + 2", "x + 3"))
+    writer = Candidate(id="tw", task_id="i1", patch="", solver="test_writer")
+    (run / "candidates.jsonl").write_text(
+        cand.model_dump_json() + "\n" + writer.model_dump_json() + "\n{cut sh"
+    )
+    assert [c.id for c in read_run_dir(run)] == ["traj-1"]
+    pool = load_sources([tmp_path / "sysA.preds.jsonl", tmp_path / "sysB.json", run])
+    assert [c.id for c in pool] == ["sysA:i1", "sysA:i2", "sysB:i1", "traj-1"]
+    groups = group_by_task(pool)
+    assert set(groups) == {"i1", "i2"} and groups["i2"].solvers == []
+    clusters = groups["i1"].clusters()
+    assert sorted(map(sorted, clusters.values())) == [["sysA:i1", "sysB:i1"], ["traj-1"]]
+    assert [c.id for c in groups["i1"].representatives()] == ["sysA:i1", "traj-1"]
+    voted = group_by_task(pool, vote_only_sources=["sysB"])["i1"]
+    assert [c.id for c in voted.choosable] == ["sysA:i1", "traj-1"]
