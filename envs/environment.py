@@ -1,0 +1,142 @@
+"""Docker images for an instance, in two content-keyed layers, each built once:
+
+1. the environment image per spec (base image + venv + the spec's dependencies), shared by
+   every instance of that (repo, version);
+2. the instance snapshot: environment image + repository at the base commit + install.
+
+Both are `DockerProvider.snapshot`s, so a present tag is reused and nothing is rebuilt.
+Build output goes to the log file given; a failure raises `EnvBuildError` naming it."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from envs.checkout import checkout_instance
+from envs.errors import TaskSourceError
+from envs.gitcmd import commit_all
+from envs.instances import Instance
+from envs.repos import find_mirror, is_local_path
+from envs.requirements import requirements_at
+from envs.specs import ACTIVATE, VENV, EnvSpec
+from sandbox.config import SnapshotSpec
+from sandbox.errors import QuorumError
+from sandbox.images import ensure_base_image
+from sandbox.provider import DockerProvider
+
+HEREDOC = "EOF_QUORUM_REQS_5917"
+
+
+class EnvBuildError(QuorumError):
+    """An environment or instance image could not be built; `log` holds the output."""
+
+    def __init__(self, message: str, *, log: Path | None = None) -> None:
+        super().__init__(message, hint=f"see {log}" if log else None)
+        self.log = log
+
+
+class EnvironmentBuilder:
+    """Builds (or finds) the image an instance is graded or solved in. Thread-safe: two
+    workers asking for the same environment wait for one build."""
+
+    def __init__(self, provider: DockerProvider, *, cache_dir: Path,
+                 mirror_dir: Path | None = None, ca_bundle: Path | None = None,
+                 setup_timeout_s: float = 1800) -> None:
+        self.provider = provider
+        self.cache_dir = Path(cache_dir)
+        self.mirror_dir = mirror_dir
+        self.ca_bundle = ca_bundle
+        self.setup_timeout_s = setup_timeout_s
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def instance_image(self, instance: Instance, spec: EnvSpec, log: Path) -> str:
+        if not spec.supported:
+            raise EnvBuildError(f"{spec.repo} {spec.version}: unsupported: {spec.reason}")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out:
+            say = _writer(out)
+            try:
+                source = self.source_repo(instance)
+                env_image = self._locked(f"env-{spec.key}",
+                                         lambda: self.env_image(instance, spec, source, say))
+                setup = [f"{ACTIVATE} && {cmd}" for cmd in [*spec.pre_install, spec.install]
+                         if cmd]
+                return self._locked(instance.instance_id, lambda: self.provider.snapshot(
+                    SnapshotSpec(base_image=env_image, source=source,
+                                 commit=instance.base_commit, setup=setup,
+                                 ca_bundle=self.ca_bundle,
+                                 setup_timeout_s=self.setup_timeout_s),
+                    progress=say))
+            except QuorumError as exc:
+                say(f"FAILED: {exc}")
+                raise EnvBuildError(f"{instance.instance_id}: environment build failed: "
+                                    f"{str(exc).splitlines()[0]}", log=log) from exc
+
+    def env_image(self, instance: Instance, spec: EnvSpec, source: Path,
+                  say: Callable[[str], None]) -> str:
+        base = ensure_base_image(self.provider.client, spec.suite, progress=say)
+        commands = [f"python3 -m venv {VENV}",
+                    # A fresh conda env has a current pip/setuptools; Debian's are old.
+                    f"{ACTIVATE} && python -m pip install -q -U pip setuptools wheel"]
+        if spec.packages == "requirements.txt":
+            commit = instance.environment_setup_commit or instance.base_commit
+            reqs = requirements_at(source, commit, spec.requirements_paths)
+            commands.append(f"cat > /tmp/requirements.txt <<'{HEREDOC}'\n{reqs}\n{HEREDOC}")
+            commands.append(f"{ACTIVATE} && python -m pip install -r /tmp/requirements.txt")
+        elif spec.packages:
+            commands.append(f"{ACTIVATE} && python -m pip install {spec.packages}")
+        if spec.pip_packages:
+            pins = " ".join(shlex.quote(p) for p in spec.pip_packages)
+            commands.append(f"{ACTIVATE} && python -m pip install {pins}")
+        # The image holds no repository: the instance layer brings its own.
+        commands.append("rm -rf /workspace /tmp/requirements.txt && mkdir -p /workspace")
+        return self.provider.snapshot(
+            SnapshotSpec(base_image=base, source=self._empty_repo(), setup=commands,
+                         ca_bundle=self.ca_bundle, setup_timeout_s=self.setup_timeout_s),
+            progress=say)
+
+    def source_repo(self, instance: Instance) -> Path:
+        """A git repository on this host holding the base commit: the mirror, the local
+        repository, or a clone/materialisation in the cache."""
+        if self.mirror_dir is not None and not is_local_path(instance.repo):
+            found = find_mirror(self.mirror_dir, instance.repo)
+            if found is None:
+                raise TaskSourceError(f"no mirror of {instance.repo} in {self.mirror_dir}")
+            return found
+        path = Path(instance.repo).expanduser()
+        if is_local_path(instance.repo) and ((path / ".git").exists() or (path / "HEAD").exists()):
+            return path
+        dest = self.cache_dir / "repos" / instance.instance_id
+        with self._lock_for(f"repo-{instance.instance_id}"):
+            if not dest.exists():
+                checkout_instance(instance, dest, mirror_dir=self.mirror_dir)
+        return dest
+
+    def _empty_repo(self) -> Path:
+        """A repository with one empty commit at pinned dates: the same sha everywhere, so
+        the environment image's key depends on its spec only."""
+        path = self.cache_dir / "empty-repo"
+        with self._lock_for("empty-repo"):
+            if not (path / ".git").exists():
+                path.mkdir(parents=True, exist_ok=True)
+                commit_all(path, "empty")
+        return path
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _locked(self, key: str, build: Callable[[], str]) -> str:
+        with self._lock_for(key):
+            return build()
+
+
+def _writer(out) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        out.write(message.rstrip("\n") + "\n")
+        out.flush()
+
+    return say

@@ -1,0 +1,136 @@
+"""How to install and test a repository at a version: the `swebench` package's own specs
+(release 4.1.0, `MAP_REPO_VERSION_TO_SPECS`) mapped onto Quorum's Debian base images.
+
+The official harness builds a conda environment per (repo, version). Quorum has no conda:
+it uses the Debian image whose system Python matches the spec (3.9: bullseye, 3.11:
+bookworm) and a venv at /opt/venv. Specs that need another Python, a conda environment
+file, or no Python at all are returned with `supported=False` and the reason, never guessed.
+
+Instances whose `repo` is a local path (a team's own instances, the bundled micro-tasks)
+get a default spec: Python 3.11, pytest, `pytest -rA`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envs.instances import Instance
+from envs.repos import is_local_path
+
+VENV = "/opt/venv"
+ACTIVATE = f". {VENV}/bin/activate"
+SUITE_FOR_PYTHON = {"3.9": "bullseye", "3.11": "bookworm"}  # the Debian suites' python3
+LOCAL_TEST_CMD = "python -m pytest -rA"  # -m: the repo root on sys.path, as for a checkout
+
+
+class EnvSpec(BaseModel):
+    """Everything needed to build an instance's environment and run its tests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repo: str
+    version: str
+    supported: bool = True
+    reason: str = Field("", description="why it is not supported, in plain words")
+    python: str = ""
+    suite: str = Field("", description="Quorum base image suite (bookworm, bullseye)")
+    packages: str = Field("", description="spec `packages`: requirements.txt, a package list")
+    requirements_paths: list[str] = Field(
+        default_factory=list, description="where requirements.txt lives at the setup commit"
+    )
+    pip_packages: list[str] = Field(default_factory=list)
+    pre_install: list[str] = Field(default_factory=list, description="run before install")
+    install: str = Field("", description="installs the repository itself (run again at eval)")
+    eval_commands: list[str] = Field(default_factory=list, description="run before the tests")
+    test_cmd: str = LOCAL_TEST_CMD
+    parser: str = Field("pytest", description="log parser: a repo name in swebench, or pytest")
+    official: bool = Field(True, description="from the swebench package, not a local default")
+
+    @property
+    def key(self) -> str:
+        """Content key of the environment (not the instance): same spec, same image."""
+        recipe = self.model_dump(exclude={"eval_commands", "test_cmd", "parser", "official"})
+        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def spec_for(instance: Instance) -> EnvSpec:
+    if is_local_path(instance.repo):
+        return local_spec(instance)
+    return swebench_spec(instance.repo, instance.version or "")
+
+
+def local_spec(instance: Instance) -> EnvSpec:
+    return EnvSpec(repo=instance.repo, version=instance.version or "", python="3.11",
+                   suite="bookworm", packages="pytest", official=False)
+
+
+def swebench_spec(repo: str, version: str) -> EnvSpec:
+    try:
+        from swebench.harness.constants import (
+            MAP_REPO_TO_INSTALL,
+            MAP_REPO_TO_REQS_PATHS,
+            MAP_REPO_VERSION_TO_SPECS,
+        )
+    except ImportError:
+        return _unsupported(repo, version, "the swebench package is not installed "
+                            "(pip install 'quorum[swebench]')")
+    raw: dict[str, Any] | None = MAP_REPO_VERSION_TO_SPECS.get(repo, {}).get(version)
+    if raw is None:
+        return _unsupported(repo, version, f"swebench 4.1.0 has no spec for {repo} {version}")
+    python = str(raw.get("python") or "")
+    problem = _why_unsupported(raw, python)
+    if problem:
+        return _unsupported(repo, version, problem, python=python)
+    pre_install = list(raw.get("pre_install", []))
+    if repo in MAP_REPO_TO_INSTALL:  # repo-wide step the harness runs before pre_install
+        pre_install.insert(0, MAP_REPO_TO_INSTALL[repo])
+    test_cmd = raw["test_cmd"]
+    return EnvSpec(
+        repo=repo,
+        version=version,
+        python=python,
+        suite=SUITE_FOR_PYTHON[python],
+        packages=str(raw.get("packages", "")),
+        requirements_paths=list(MAP_REPO_TO_REQS_PATHS.get(repo, [])),
+        pip_packages=list(raw.get("pip_packages", [])),
+        pre_install=pre_install,
+        install=str(raw.get("install", "")),
+        eval_commands=list(raw.get("eval_commands", [])),
+        test_cmd=test_cmd[-1] if isinstance(test_cmd, list) else test_cmd,
+        parser=repo,
+    )
+
+
+def _why_unsupported(raw: dict[str, Any], python: str) -> str:
+    if not raw.get("test_cmd"):
+        return "the spec has no test command"
+    if not python:
+        return "not a Python spec (no `python` field): other languages need their own images"
+    if python not in SUITE_FOR_PYTHON:
+        return (f"needs Python {python}; Quorum's bases ship only 3.9 (bullseye) and 3.11 "
+                "(bookworm), and without conda no other interpreter is installed")
+    if raw.get("packages") == "environment.yml":
+        return "installs from a conda environment.yml; conda is not available"
+    if "conda" in " ".join([*raw.get("pre_install", []), str(raw.get("install", ""))]):
+        return "its install steps call conda, which is not available"
+    return ""
+
+
+def _unsupported(repo: str, version: str, reason: str, *, python: str = "") -> EnvSpec:
+    return EnvSpec(repo=repo, version=version, supported=False, reason=reason, python=python)
+
+
+def support_table() -> dict[str, int]:
+    """How many swebench specs are supported, and why the others are not (for the README)."""
+    from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS
+
+    counts: dict[str, int] = {}
+    for repo, versions in MAP_REPO_VERSION_TO_SPECS.items():
+        for version in versions:
+            spec = swebench_spec(repo, version)
+            key = "supported" if spec.supported else spec.reason.split(";")[0]
+            counts[key] = counts.get(key, 0) + 1
+    return counts
