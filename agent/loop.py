@@ -33,6 +33,10 @@ from envs.task import Task
 from sandbox.protocol import Sandbox
 
 StepHook = Callable[[Trajectory, Step], None]
+REPEATED = (
+    "\n\nNote: this is exactly the action of your previous step, with the same result. "
+    "Repeating it changes nothing: do something different."
+)
 
 
 class AgentLimits(BaseModel):
@@ -90,6 +94,7 @@ async def run_trajectory(
                 messages,
                 limits,
                 bad_replies,
+                traj.steps[-1] if traj.steps else None,
             )
             _record(traj, step, out_dir, on_step)
             if end is not None:
@@ -120,6 +125,7 @@ async def _one_step(
     messages: list[dict[str, Any]],
     limits: AgentLimits,
     bad_replies: int,
+    last: Step | None,
 ) -> tuple[Step, int, TrajectoryExit | None]:
     """One model call and one action. A step that ends the trajectory is returned with
     its exit, so the caller records it before ending."""
@@ -152,6 +158,12 @@ async def _one_step(
     step.thought, step.tool, step.args = action.thought, action.tool, action.args
     observation, end = await _run_tool(by_name[action.tool], sandbox, action, index)
     step.observation = history.truncate(observation, limits.observation_chars)
+    if last and (last.tool, last.args, last.observation.removesuffix(REPEATED)) == (
+        step.tool,
+        step.args,
+        step.observation,
+    ):
+        step.observation += REPEATED  # small models loop on one action; say so plainly
     messages.append(protocol.observation(action, step.observation))
     step.duration_s = time.monotonic() - started
     return step, 0, end
