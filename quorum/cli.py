@@ -16,7 +16,6 @@ app = typer.Typer(
 app.command("doctor")(doctor.doctor)
 app.command("solve")(solve.solve_command)
 app.command("eval")(eval.eval_command)
-app.command("eval")(eval.eval_command)
 app.command("select")(select.select_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(images.app, name="images")
