@@ -47,7 +47,8 @@ engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
 is_root() { [[ "$(id -u)" == 0 ]]; }
 
 missing=()
-command -v docker >/dev/null || missing+=(docker.io)
+# The docker CLI alone is not enough (some images ship it without the engine): need dockerd.
+command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 if ((${#missing[@]})); then
     if is_root && command -v apt-get >/dev/null; then
