@@ -21,9 +21,15 @@ from envs.candidate import Candidate, ReproTest
 from envs.task import Task
 from quorum.report import write_report
 from quorum.sandboxes import Backend, SandboxFactory, sandbox_factory
+from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix, build_matrix
-from selection.pooled import rank_by_pooled, select_pooled
+from selection.pipeline import select_group
+from selection.pool import group_by_task
+from selection.pooled import rank_by_pooled
+from selection.regression import changed_sources, related_tests_in, run_regressions
 from selection.result import Selection
+from selection.testpool import TestPool, validate_pool
+from selection.verifier import EndpointVerifier, condense_trajectory
 
 
 class SolveOptions(BaseModel):
@@ -36,6 +42,8 @@ class SolveOptions(BaseModel):
     sandbox: Backend = "docker"
     ca_bundle: Path | None = None
     test_timeout_s: float = Field(120, gt=0)
+    selection: SelectConfig = Field(default_factory=SelectConfig)
+    regression_tests: bool = Field(True, description="run the repo's tests near the change")
 
 
 class SolveOutcome(BaseModel):
@@ -57,7 +65,10 @@ async def solve(
     *,
     events: RolloutEvents | None = None,
     progress: Callable[[str], None] | None = None,
+    verifier: Endpoint | None = None,
 ) -> SolveOutcome:
+    """`verifier`, when given, scores every unique patch execution-free (YES/NO logprobs)
+    through the same ledger; its score joins the tests in the hybrid selector."""
     started = time.monotonic()
     say = progress or (lambda _m: None)
     store = RunStore(run_dir)
@@ -71,6 +82,8 @@ async def solve(
         )
     )
     clients = [LLMClient(endpoint, ledger) for endpoint in endpoints]
+    judge = LLMClient(verifier, ledger) if verifier else None
+    regress: PassMatrix | None = None
     try:
         with sandbox_factory(
             task, options.sandbox, run_id=run_dir.name, ca_bundle=options.ca_bundle,
@@ -92,17 +105,45 @@ async def solve(
                 rank_round=rank_round,
                 events=events,
             )
+            say("validating the generated tests on the original code (twice: flaky ones out)")
+            pool = await validate_pool(
+                _pool(candidates), start_sandbox, test_timeout_s=options.test_timeout_s
+            )
             say("running every candidate against every generated test")
-            matrix = await _matrix(candidates, start_sandbox, options)
+            matrix = await _matrix(candidates, start_sandbox, options, _kept(candidates, pool))
+            solvers = _solvers(candidates)
+            if options.regression_tests and solvers:
+                regress = await _regressions(solvers, start_sandbox, options, say)
+            group = group_by_task(solvers)[task.id] if solvers else None
+            if group is not None and judge is not None:
+                say(f"scoring {len(group.clusters())} unique patch(es) with the verifier")
+            selection = (
+                await select_group(
+                    group,
+                    config=options.selection,
+                    repro=matrix,
+                    regress=regress,
+                    verifier=EndpointVerifier(judge) if judge else None,
+                    issue=task.problem_statement,
+                    trajectories=_condensed(run_dir, solvers) if judge else None,
+                )
+                if group is not None
+                else Selection(task_id=task.id, method=options.selection.method,
+                               rationale="No trajectory produced a patch; nothing to choose.")
+            )  # fmt: skip
     finally:
-        for client in clients:
+        for client in [*clients, *([judge] if judge else [])]:
             await client.aclose()
     matrix.save(run_dir / "matrix.json")
+    if regress is not None:
+        regress.save(run_dir / "regressions.json")
     _save_tests(run_dir / "tests", _pool(candidates))
-    solvers = _solvers(candidates)
+    selection.evidence["test_pool"] = pool.model_dump(exclude={"valid"})
     rank_by_pooled(solvers, matrix)  # records each candidate's pooled score
-    selection = select_pooled(task.id, solvers, matrix)
     for cand in solvers:
+        for name, values in selection.signals.items():
+            if cand.id in values:
+                cand.scores[name] = values[cand.id]
         if cand.id in selection.scores:
             cand.scores[selection.method] = selection.scores[cand.id]
     store.rewrite_candidates(candidates)
@@ -137,12 +178,48 @@ def _pool(candidates: Sequence[Candidate]) -> list[ReproTest]:
     return list(pool.values())
 
 
+def _kept(candidates: Sequence[Candidate], pool: TestPool) -> list[ReproTest]:
+    """The pool less flaky tests and duplicates; tests passing on the original stay in the
+    matrix (the report shows them), `valid_tests()` leaves them out of the evidence."""
+    out = set(pool.flaky) | set(pool.duplicates)
+    return [t for t in _pool(candidates) if t.id not in out]
+
+
+async def _regressions(
+    solvers: Sequence[Candidate],
+    start_sandbox: SandboxFactory,
+    options: SolveOptions,
+    say: Callable[[str], None],
+) -> PassMatrix | None:
+    with start_sandbox() as box:
+        related = related_tests_in(box, changed_sources(solvers))
+    if not related:
+        return None
+    say(f"running {len(related)} related repository test file(s) on the base and each patch")
+    return await run_regressions(
+        solvers, related, start_sandbox, concurrency=options.rollout.concurrency,
+        timeout_s=options.test_timeout_s * 5,
+    )  # fmt: skip
+
+
+def _condensed(run_dir: Path, solvers: Sequence[Candidate]) -> dict[str, str]:
+    out = {}
+    for cand in solvers:
+        path = run_dir / "trajectories" / f"{cand.id}.json"
+        if path.is_file():
+            out[cand.id] = condense_trajectory(json.loads(path.read_text()))
+    return out
+
+
 async def _matrix(
-    candidates: Sequence[Candidate], start_sandbox: SandboxFactory, options: SolveOptions
+    candidates: Sequence[Candidate],
+    start_sandbox: SandboxFactory,
+    options: SolveOptions,
+    tests: Sequence[ReproTest] | None = None,
 ) -> PassMatrix:
     return await build_matrix(
         _solvers(candidates),
-        _pool(candidates),
+        _pool(candidates) if tests is None else tests,
         start_sandbox,
         concurrency=options.rollout.concurrency,
         test_timeout_s=options.test_timeout_s,

@@ -45,6 +45,11 @@ def solve_command(
     test_writers: Annotated[
         int, typer.Option(help="Extra trajectories that only write tests.", min=0)
     ] = 0,
+    solver: Annotated[
+        str,
+        typer.Option(help="agent (tool-using loop), agentless (fixed pipeline, for small "
+                     "models), or mixed (they alternate)."),
+    ] = "agent",
     budget_usd: Annotated[float | None, typer.Option(help="Hard cap on the run's spend.")] = None,
     budget_tokens: Annotated[int | None, typer.Option(help="Hard cap on tokens.")] = None,
     budget_usd_per_trajectory: Annotated[
@@ -62,7 +67,10 @@ def solve_command(
     ] = None,
     verifier_model: Annotated[
         str | None,
-        typer.Option(help="Model for the execution-free verifier (recorded; not used yet)."),
+        typer.Option(
+            help="Model for the execution-free verifier (needs logprobs; 'embedded' runs the "
+            "bundled model); its YES/NO score joins the tests in selection."
+        ),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Trajectories at once.", min=1)] = 4,
     max_steps: Annotated[int, typer.Option(help="Steps per trajectory.", min=1)] = 30,
@@ -85,6 +93,9 @@ def solve_command(
     every patch runs every test, and the best-supported patch is printed — or Quorum
     abstains. Exit code 0 with a patch, 2 when abstaining, 1 on error."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if solver not in ("agent", "agentless", "mixed"):
+        console.print(f"[red]error:[/red] --solver must be agent, agentless or mixed: {solver!r}")
+        raise typer.Exit(EXIT_ERROR)
     if sandbox not in ("docker", "local"):
         console.print(f"[red]error:[/red] --sandbox must be docker or local, not {sandbox!r}")
         raise typer.Exit(EXIT_ERROR)
@@ -104,21 +115,16 @@ def solve_command(
         options = SolveOptions(
             rollout=RolloutConfig(
                 n=n, rounds=rounds, concurrency=concurrency, test_writers=test_writers,
-                limits=AgentLimits(max_steps=max_steps),
+                limits=AgentLimits(max_steps=max_steps), solver=solver,  # type: ignore[arg-type]
             ),
             budget_usd=budget_usd, budget_tokens=budget_tokens,
             budget_usd_per_trajectory=budget_usd_per_trajectory, sandbox=sandbox,  # type: ignore[arg-type]
         )  # fmt: skip
-        if verifier_model:
-            console.print(
-                "note: the execution-free verifier is not wired in yet; "
-                f"--verifier-model {verifier_model} is recorded only"
-            )
         names = model or default_models(os.environ)
         view = SolveView(console, budget_usd)
         with (
             endpoints_for(
-                names,
+                [*names, *([verifier_model] if verifier_model not in (None, *names) else [])],
                 os.environ,
                 models_file=models_file,
                 cache_dir=cache_dir(os.environ),
@@ -126,9 +132,19 @@ def solve_command(
             ) as endpoints,
             view,
         ):
+            judge = None  # a verifier that is also a solver model shares its endpoint
+            if verifier_model:
+                judge = (endpoints[names.index(verifier_model)] if verifier_model in names
+                         else endpoints.pop())  # fmt: skip
+            if judge is not None and not judge.config.supports_logprobs:
+                raise QuorumError(
+                    f"--verifier-model {verifier_model} is not configured with logprobs",
+                    hint="set supports_logprobs = true for it in the models file",
+                )
             outcome = asyncio.run(
-                solve(task, endpoints, options, run_dir, events=view, progress=view.log)
-            )
+                solve(task, endpoints, options, run_dir, events=view, progress=view.log,
+                      verifier=judge)
+            )  # fmt: skip
     except QuorumError as exc:
         (run_dir / "error.txt").write_text(f"{type(exc).__name__}: {exc}\n")
         console.print(f"[red]error:[/red] {exc}")

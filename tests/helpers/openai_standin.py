@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -98,6 +99,8 @@ class OpenAIStandIn:
         self.required_key = api_key  # when set, other keys get a 401 like the real API
         self.model = model
         self.default = Reply.text("ok")
+        # When set, answers each request from its body (order-free tests of concurrency).
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[Received] = []
         self._script: deque[Reply] = deque()
         self._by_model: dict[str, deque[Reply]] = {}
@@ -198,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
                                  "type": "invalid_request_error", "code": "invalid_api_key"}}
                 self._send(401, json.dumps(err).encode(), {})
                 return
-        reply = owner._next(body.get("model"))
+        reply = owner.responder(body) if owner.responder else owner._next(body.get("model"))
         if reply.delay_s:
             time.sleep(reply.delay_s)
         if reply.drop:

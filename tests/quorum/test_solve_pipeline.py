@@ -76,9 +76,10 @@ def test_the_correct_patch_is_chosen(tmp_path: Path) -> None:
     chosen = by_id[outcome.selection.chosen]
     assert chosen.model in ("good-a", "good-b")
     assert "+    return a + b" in outcome.patch or "+    return b + a" in outcome.patch
-    assert outcome.selection.scores[chosen.id] == 3  # passes all three valid tests
+    tests_passed = outcome.selection.signals["tests"]
+    assert tests_passed[chosen.id] == 3  # passes all three valid tests
     wrong = next(c for c in by_id.values() if c.model == "wrong")
-    assert outcome.selection.scores[wrong.id] == 1  # only its own test
+    assert tests_passed[wrong.id] == 1  # only its own test
 
     run = tmp_path / "run"
     for name in ("matrix.json", "selection.json", "report.md", "patch.diff", "cost.json"):
