@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import prompts
+from agent.agentless import AgentlessConfig, run_agentless
 from agent.evaluate import build_candidate
 from agent.llm.client import LLMClient
 from agent.loop import AgentLimits, StepHook, run_trajectory
@@ -38,6 +40,10 @@ class RolloutConfig(BaseModel):
     variants: list[str] = Field(default_factory=lambda: list(prompts.VARIANTS))
     shown_from_previous_round: int = Field(2, ge=0)
     limits: AgentLimits = Field(default_factory=AgentLimits)
+    solver: Literal["agent", "agentless", "mixed"] = Field(
+        "agent", description="agent loop, agentless pipeline, or mixed (they alternate)"
+    )
+    agentless: AgentlessConfig = Field(default_factory=AgentlessConfig)
 
 
 class RolloutEvents:
@@ -67,9 +73,16 @@ def plan_round(
                 prompt_variant=config.variants[i % len(config.variants)],
                 round=round_,
                 role=role,
+                solver=_solver_for(config.solver, i),
             )
         )
     return specs
+
+
+def _solver_for(choice: str, index: int) -> str:
+    if choice == "mixed":
+        return "agent" if index % 2 == 0 else "agentless"
+    return choice
 
 
 async def run_rollouts(
@@ -140,11 +153,17 @@ async def _trajectory(
     hook: StepHook = events.step
     sandbox = await asyncio.to_thread(start_sandbox)
     try:
-        traj = await run_trajectory(
-            spec, task, sandbox, client, tools,
-            limits=config.limits, repo_summary=summary, out_dir=store.trajectories,
-            previous=previous, on_step=hook,
-        )  # fmt: skip
+        if spec.solver == "agentless":
+            traj = await run_agentless(
+                spec, task, sandbox, client, config=config.agentless,
+                out_dir=store.trajectories, previous=previous, on_step=hook,
+            )  # fmt: skip
+        else:
+            traj = await run_trajectory(
+                spec, task, sandbox, client, tools,
+                limits=config.limits, repo_summary=summary, out_dir=store.trajectories,
+                previous=previous, on_step=hook,
+            )  # fmt: skip
         candidate = await asyncio.to_thread(build_candidate, traj, sandbox, start_sandbox)
     finally:
         await asyncio.to_thread(sandbox.close)

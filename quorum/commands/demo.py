@@ -33,6 +33,11 @@ def demo_command(
         list[str] | None, typer.Option(help="Model(s); default: the embedded local model.")
     ] = None,
     models_file: Annotated[Path | None, typer.Option(help="TOML [models.NAME] settings.")] = None,
+    solver: Annotated[
+        str,
+        typer.Option(help="agent, agentless (the fixed pipeline small models keep to), or "
+                     "mixed (they alternate)."),
+    ] = "agent",
     sandbox: Annotated[str, typer.Option(help="docker, or local (no isolation).")] = "docker",
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
     history: Annotated[
@@ -43,13 +48,17 @@ def demo_command(
     trajectories, select a patch or abstain, then grade every candidate on hidden tests that
     no agent saw. With the small embedded model a fix is a measurement, not a promise."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if solver not in ("agent", "agentless", "mixed"):
+        console.print(f"[red]error:[/red] --solver must be agent, agentless or mixed: {solver!r}")
+        raise typer.Exit(1)
     run_dir = out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         task = materialize_example(DEMO, run_dir / "repo")
         task = task.model_copy(update={"setup": EXAMPLE_SETUP})
         options = SolveOptions(
             rollout=RolloutConfig(n=n, concurrency=min(n, 4),
-                                  limits=AgentLimits(max_steps=max_steps)),
+                                  limits=AgentLimits(max_steps=max_steps),
+                                  solver=solver),  # type: ignore[arg-type]
             sandbox=sandbox,  # type: ignore[arg-type]
         )  # fmt: skip
         view = SolveView(console, None)

@@ -1,0 +1,158 @@
+"""How sampling plus selection scales with a small model, over the bundled micro-tasks.
+
+    .venv/bin/python benchmarks/small_model_scaling.py [--solvers agentless,agent]
+        [--tasks basket,change] [--max-n 8] [--out runs/scaling] [--model embedded]
+
+For each solver and task, Quorum's pipeline (quorum.solve, local sandboxes) samples max-n
+candidates once; every candidate is graded on the task's hidden tests (its patch, then the
+test patch, then FAIL_TO_PASS + PASS_TO_PASS). Figures for N < max-n are computed by
+sub-sampling those candidates (every N-subset when there are at most 70, else 70 drawn at
+random with a fixed seed), each subset with only the tests its own candidates wrote:
+
+pass_at_1: share of candidates that pass the hidden tests (the unbiased estimate).
+coverage_at_N: some candidate of the N passes them.
+selected_at_N: the patch Quorum selects from the N (pooled-test selection over the pass
+    matrix of those N candidates and their tests) passes them; an abstention counts as a miss.
+abstain_at_N: how often it abstains.
+
+Each figure is the mean over tasks. An existing --out resumes (finished trajectories are kept).
+Prints name=value lines, a table, and the wall time; writes results.json into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+from agent.rollout import RolloutConfig
+from envs.candidate import Candidate
+from envs.microtasks import materialize_tasks
+from envs.sources.swebench import task_from_instance
+from quorum.demo import passes_hidden
+from quorum.models import endpoints_for
+from quorum.paths import cache_dir
+from quorum.sandboxes import sandbox_factory
+from quorum.solve import SolveOptions, solve
+from selection.matrix import PassMatrix
+from selection.pooled import select_pooled
+
+# Distinct knobs for each of up to 8 samples (the rollout default repeats after 4).
+TEMPERATURES = [0.0, 0.7, 0.9, 0.5, 0.8, 0.6, 1.0, 0.4]
+SUBSETS = 70
+
+
+def subsets(ids: list[str], n: int, rng: random.Random) -> list[tuple[str, ...]]:
+    every = list(itertools.combinations(ids, n))
+    return every if len(every) <= SUBSETS else rng.sample(every, SUBSETS)
+
+
+def submatrix(matrix: PassMatrix, cands: list[Candidate]) -> PassMatrix:
+    tests = {c.test.id for c in cands if c.test is not None}
+    return matrix.model_copy(
+        update={
+            "candidate_ids": [c.id for c in cands],
+            "test_ids": [t for t in matrix.test_ids if t in tests],
+        }
+    )
+
+
+def figures(task_id: str, cands: list[Candidate], matrix: PassMatrix, passed: dict[str, bool],
+            ns: list[int], seed: int) -> dict[str, float]:  # fmt: skip
+    rng = random.Random(seed)
+    ids = sorted(c.id for c in cands)
+    by_id = {c.id: c for c in cands}
+    out = {"pass_at_1": sum(passed[i] for i in ids) / len(ids) if ids else 0.0}
+    for n in ns:
+        if n > len(ids):
+            continue
+        cov = sel = abst = 0
+        picks = subsets(ids, n, rng)
+        for subset in picks:
+            chosen = [by_id[i] for i in subset]
+            cov += any(passed[i] for i in subset)
+            selection = select_pooled(task_id, chosen, submatrix(matrix, chosen))
+            sel += bool(selection.chosen and passed.get(selection.chosen))
+            abst += selection.chosen is None
+        out[f"coverage_at_{n}"] = cov / len(picks)
+        out[f"selected_at_{n}"] = sel / len(picks)
+        out[f"abstain_at_{n}"] = abst / len(picks)
+    return out
+
+
+async def run_one(task, endpoints, solver: str, n: int, run_dir: Path, concurrency: int):
+    options = SolveOptions(
+        rollout=RolloutConfig(
+            n=n, solver=solver, concurrency=concurrency, temperatures=TEMPERATURES[:n] or [0.0]
+        ),
+        sandbox="local",
+    )
+    return await solve(task, endpoints, options, run_dir)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--solvers", default="agentless", help="comma list: agentless,agent,mixed")
+    parser.add_argument("--tasks", default="", help="comma list of task names (default: all)")
+    parser.add_argument("--max-n", type=int, default=8)
+    parser.add_argument("--model", default="embedded")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("runs/small-model-scaling"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    started = time.monotonic()
+    ns = [n for n in (1, 2, 4, 8) if n <= args.max_n]
+    wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    instances = materialize_tasks(args.out / "tasks")
+    if wanted:
+        instances = [i for i in instances if any(w in i.instance_id for w in wanted)]
+    solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    grades: dict[str, dict[str, dict[str, bool]]] = {}
+    with endpoints_for([args.model], os.environ, cache_dir=cache_dir(os.environ),
+                       progress=print) as endpoints:  # fmt: skip
+        for solver in solvers:
+            for inst in instances:
+                task = task_from_instance(inst)
+                t0 = time.monotonic()
+                run_dir = args.out / solver / inst.instance_id
+                outcome = asyncio.run(
+                    run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency)
+                )
+                cands = [c for c in outcome.candidates if c.solver != "test_writer"]
+                with sandbox_factory(task, "local", run_id="grade") as start:
+                    passed = {c.id: passes_hidden(task, c.patch, start) for c in cands}
+                matrix = PassMatrix.model_validate_json((run_dir / "matrix.json").read_text())
+                figs = figures(task.id, cands, matrix, passed, ns, args.seed)
+                results.setdefault(solver, {})[inst.instance_id] = figs
+                grades.setdefault(solver, {})[inst.instance_id] = passed
+                print(f"{solver} {inst.instance_id}: {sum(passed.values())}/{len(passed)} pass, "
+                      f"selected={outcome.selection.chosen} "
+                      f"({time.monotonic() - t0:.0f}s) {json.dumps(figs)}", flush=True)  # fmt: skip
+    wall = time.monotonic() - started
+    keys = ["pass_at_1"] + [f"{k}_at_{n}" for n in ns for k in ("coverage", "selected")]
+    summary = {}
+    for solver, per_task in results.items():
+        summary[solver] = {
+            k: sum(f.get(k, 0.0) for f in per_task.values()) / len(per_task) for k in keys
+        }
+        for k, v in summary[solver].items():
+            print(f"{solver}_{k}={v:.3f}")
+    print(f"\n| solver | tasks | {' | '.join(keys)} |")
+    print("|" + " --- |" * (len(keys) + 2))
+    for solver, row in summary.items():
+        cells = " | ".join(f"{row[k]:.2f}" for k in keys)
+        print(f"| {solver} | {len(results[solver])} | {cells} |")
+    print(f"\nwall_s={wall:.0f} tasks={len(instances)} max_n={args.max_n} solvers={solvers}")
+    (args.out / "results.json").write_text(json.dumps(
+        {"summary": summary, "per_task": results, "grades": grades, "wall_s": wall,
+         "max_n": args.max_n, "tasks": [i.instance_id for i in instances]}, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
