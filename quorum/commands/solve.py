@@ -50,11 +50,6 @@ def solve_command(
         typer.Option(help="agent (tool-using loop), agentless (fixed pipeline, for small "
                      "models), or mixed (they alternate)."),
     ] = "agent",
-    solver: Annotated[
-        str,
-        typer.Option(help="agent (tool-using loop), agentless (fixed pipeline, for small "
-                     "models), or mixed (they alternate)."),
-    ] = "agent",
     budget_usd: Annotated[float | None, typer.Option(help="Hard cap on the run's spend.")] = None,
     budget_tokens: Annotated[int | None, typer.Option(help="Hard cap on tokens.")] = None,
     budget_usd_per_trajectory: Annotated[
@@ -101,9 +96,6 @@ def solve_command(
     if solver not in ("agent", "agentless", "mixed"):
         console.print(f"[red]error:[/red] --solver must be agent, agentless or mixed: {solver!r}")
         raise typer.Exit(EXIT_ERROR)
-    if solver not in ("agent", "agentless", "mixed"):
-        console.print(f"[red]error:[/red] --solver must be agent, agentless or mixed: {solver!r}")
-        raise typer.Exit(EXIT_ERROR)
     if sandbox not in ("docker", "local"):
         console.print(f"[red]error:[/red] --sandbox must be docker or local, not {sandbox!r}")
         raise typer.Exit(EXIT_ERROR)
@@ -123,7 +115,7 @@ def solve_command(
         options = SolveOptions(
             rollout=RolloutConfig(
                 n=n, rounds=rounds, concurrency=concurrency, test_writers=test_writers,
-                limits=AgentLimits(max_steps=max_steps), solver=solver,  # type: ignore[arg-type] solver=solver,  # type: ignore[arg-type]
+                limits=AgentLimits(max_steps=max_steps), solver=solver,  # type: ignore[arg-type]
             ),
             budget_usd=budget_usd, budget_tokens=budget_tokens,
             budget_usd_per_trajectory=budget_usd_per_trajectory, sandbox=sandbox,  # type: ignore[arg-type]
