@@ -28,12 +28,14 @@ def sweep(client: docker.DockerClient, *, now: float | None = None) -> list[str]
     now = time.time() if now is None else now
     removed = []
     with translate_docker_errors("sweep leftover sandboxes"):
-        found = client.containers.list(all=True, filters={"label": f"{labels.MANAGED}=1"})
+        # The low-level list: docker-py's high-level one inspects each container after
+        # listing, and fails when another run removes one in between.
+        found = client.api.containers(all=True, filters={"label": f"{labels.MANAGED}=1"})
         for container in found:
-            if is_stale(container.labels, now):
+            if is_stale(container.get("Labels") or {}, now):
                 try:
-                    container.remove(force=True)
+                    client.api.remove_container(container["Id"], force=True)
                 except docker.errors.NotFound:
                     continue  # someone else swept it first
-                removed.append(container.id)
+                removed.append(container["Id"])
     return removed
