@@ -16,6 +16,7 @@ from pathlib import Path
 import docker
 from pydantic import BaseModel, ConfigDict
 
+from quorum.paths import cache_dir
 from sandbox import images
 from sandbox.docker_client import connect
 from sandbox.errors import QuorumError
@@ -140,13 +141,27 @@ def check_model_endpoint(probe: Probe) -> Check:
 
 
 def check_embedded_model(probe: Probe) -> Check:
-    return Check(
-        name="embedded model",
-        ok=False,
-        detail="not yet configured (the embedded CPU model is not wired in yet)",
-        fix="use a model endpoint for now (OPENAI_BASE_URL)",
-        required=False,
-    )
+    from agent.llm.embedded import llama_cpp_installed
+    from agent.llm.embedded_fetch import model_status
+
+    status = model_status(cache_dir(probe.environ))
+    if not status.verified:
+        return Check(
+            name="embedded model",
+            ok=False,
+            detail=f"{status.path}: {status.detail}",
+            fix="run `quorum model fetch` (or `make demo`, which fetches it)",
+            required=False,
+        )
+    if not llama_cpp_installed():
+        return Check(
+            name="embedded model",
+            ok=False,
+            detail=f"{status.path} verified, but llama-cpp-python is not installed",
+            fix="run `.venv/bin/pip install -e '.[embedded]'` (or `make demo`)",
+            required=False,
+        )
+    return Check(name="embedded model", ok=True, detail=f"{status.path} verified", required=False)
 
 
 CHECKS: tuple[Callable[[Probe], Check], ...] = (

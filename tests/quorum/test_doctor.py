@@ -66,3 +66,11 @@ def test_a_check_is_one_small_function(tmp_path) -> None:
     for check in CHECKS:
         result = check(Probe(environ={"DOCKER_HOST": f"unix://{tmp_path}/x.sock"}, cwd=tmp_path))
         assert isinstance(result, Check) and result.name
+
+
+def test_embedded_model_missing_from_the_cache_says_how_to_fetch(tmp_path) -> None:
+    from quorum.doctor import check_embedded_model
+
+    check = check_embedded_model(Probe(environ={"QUORUM_CACHE_DIR": str(tmp_path)}, cwd=tmp_path))
+    assert not check.ok and not check.required
+    assert "not fetched" in check.detail and "quorum model fetch" in check.fix
