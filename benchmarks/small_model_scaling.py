@@ -11,8 +11,9 @@ random with a fixed seed), each subset with only the tests its own candidates wr
 
 pass_at_1: share of candidates that pass the hidden tests (the unbiased estimate).
 coverage_at_N: some candidate of the N passes them.
-selected_at_N: the patch Quorum selects from the N (pooled-test selection over the pass
-    matrix of those N candidates and their tests) passes them; an abstention counts as a miss.
+selected_at_N: the patch Quorum selects from the N passes them (the hybrid selection of
+    quorum.solve, without a verifier, over the pass matrix of those N candidates and the
+    tests they wrote, plus the repository's related tests); an abstention counts as a miss.
 abstain_at_N: how often it abstains.
 
 Each figure is the mean over tasks. An existing --out resumes (finished trajectories are kept).
@@ -39,8 +40,10 @@ from quorum.models import endpoints_for
 from quorum.paths import cache_dir
 from quorum.sandboxes import sandbox_factory
 from quorum.solve import SolveOptions, solve
+from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
-from selection.pooled import select_pooled
+from selection.pipeline import select_group
+from selection.pool import group_by_task
 
 # Distinct knobs for each of up to 8 samples (the rollout default repeats after 4).
 TEMPERATURES = [0.0, 0.7, 0.9, 0.5, 0.8, 0.6, 1.0, 0.4]
@@ -52,18 +55,35 @@ def subsets(ids: list[str], n: int, rng: random.Random) -> list[tuple[str, ...]]
     return every if len(every) <= SUBSETS else rng.sample(every, SUBSETS)
 
 
-def submatrix(matrix: PassMatrix, cands: list[Candidate]) -> PassMatrix:
+def submatrix(matrix: PassMatrix, cands: list[Candidate], *, own_tests: bool) -> PassMatrix:
+    """The matrix as a run with only these candidates would have built it: their rows,
+    and (for generated tests) only the tests they wrote."""
     tests = {c.test.id for c in cands if c.test is not None}
-    return matrix.model_copy(
-        update={
-            "candidate_ids": [c.id for c in cands],
-            "test_ids": [t for t in matrix.test_ids if t in tests],
-        }
+    keep = [t for t in matrix.test_ids if t in tests] if own_tests else matrix.test_ids
+    return matrix.model_copy(update={"candidate_ids": [c.id for c in cands], "test_ids": keep})
+
+
+def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix,
+                regress: PassMatrix | None) -> str | None:  # fmt: skip
+    """Quorum's choice among these candidates, as quorum.solve makes it (hybrid selection
+    over the reproduction-test matrix and the repository's related tests; no verifier)."""
+    groups = group_by_task(cands)
+    if task_id not in groups:
+        return None
+    selection = asyncio.run(
+        select_group(
+            groups[task_id],
+            config=SelectConfig(),
+            repro=submatrix(repro, cands, own_tests=True),
+            regress=submatrix(regress, cands, own_tests=False) if regress else None,
+        )
     )
+    return selection.chosen
 
 
-def figures(task_id: str, cands: list[Candidate], matrix: PassMatrix, passed: dict[str, bool],
-            ns: list[int], seed: int) -> dict[str, float]:  # fmt: skip
+def figures(task_id: str, cands: list[Candidate], matrix: PassMatrix,
+            regress: PassMatrix | None, passed: dict[str, bool], ns: list[int],
+            seed: int) -> dict[str, float]:  # fmt: skip
     rng = random.Random(seed)
     ids = sorted(c.id for c in cands)
     by_id = {c.id: c for c in cands}
@@ -76,9 +96,9 @@ def figures(task_id: str, cands: list[Candidate], matrix: PassMatrix, passed: di
         for subset in picks:
             chosen = [by_id[i] for i in subset]
             cov += any(passed[i] for i in subset)
-            selection = select_pooled(task_id, chosen, submatrix(matrix, chosen))
-            sel += bool(selection.chosen and passed.get(selection.chosen))
-            abst += selection.chosen is None
+            pick = select_from(task_id, chosen, matrix, regress)
+            sel += bool(pick and passed.get(pick))
+            abst += pick is None
         out[f"coverage_at_{n}"] = cov / len(picks)
         out[f"selected_at_{n}"] = sel / len(picks)
         out[f"abstain_at_{n}"] = abst / len(picks)
@@ -128,9 +148,20 @@ def main() -> None:
                 with sandbox_factory(task, "local", run_id="grade") as start:
                     passed = {c.id: passes_hidden(task, c.patch, start) for c in cands}
                 matrix = PassMatrix.model_validate_json((run_dir / "matrix.json").read_text())
-                figs = figures(task.id, cands, matrix, passed, ns, args.seed)
+                reg_file = run_dir / "regressions.json"
+                regress = (
+                    PassMatrix.model_validate_json(reg_file.read_text())
+                    if reg_file.exists()
+                    else None
+                )
+                figs = figures(task.id, cands, matrix, regress, passed, ns, args.seed)
+                figs["selected_full_run"] = float(bool(
+                    outcome.selection.chosen and passed.get(outcome.selection.chosen)
+                ))  # fmt: skip
                 results.setdefault(solver, {})[inst.instance_id] = figs
                 grades.setdefault(solver, {})[inst.instance_id] = passed
+                partial = {"per_task": results, "grades": grades}
+                (args.out / "results.partial.json").write_text(json.dumps(partial, indent=1))
                 print(f"{solver} {inst.instance_id}: {sum(passed.values())}/{len(passed)} pass, "
                       f"selected={outcome.selection.chosen} "
                       f"({time.monotonic() - t0:.0f}s) {json.dumps(figs)}", flush=True)  # fmt: skip

@@ -75,9 +75,13 @@ def repair(
             earlier = f"\n\nEarlier attempts (they may be wrong):\n```diff\n{shown}\n```"
     ask = {
         "search_replace": (
-            "Fix the issue with SEARCH/REPLACE edits. For each change write the file path on "
-            "its own line, then:\n<<<<<<< SEARCH\nlines copied exactly from the file\n=======\n"
-            "the new lines\n>>>>>>> REPLACE\nKeep each SEARCH part short and unique."
+            "Fix the issue with SEARCH/REPLACE edits: the file path on its own line, then the "
+            "exact lines to change from the code above and their replacement. For example, "
+            "to fix a function `half` in mathutils.py:\n"
+            "mathutils.py\n<<<<<<< SEARCH\n    return x / 3\n=======\n    return x / 2\n"
+            ">>>>>>> REPLACE\n"
+            "Keep each SEARCH part short and unique. Answer with the edit blocks only; do not "
+            "repeat the issue or the code."
         ),
         "function": (
             f"Fix the issue by rewriting {target}. Answer with the complete fixed "
