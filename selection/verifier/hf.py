@@ -130,28 +130,33 @@ class TransformersVerifier:
         return await asyncio.to_thread(self.score_sync, items)
 
     def score_sync(self, items: Sequence[VerifierItem]) -> dict[str, float]:
-        encoded = {item.candidate_id: self.encode(item) for item in items}
-        order = sorted(encoded, key=lambda cid: (len(encoded[cid]), cid))
-        out: dict[str, float] = {}
-        for start in range(0, len(order), self.batch_size):
-            ids = order[start : start + self.batch_size]
-            probs = self._batch([encoded[c] for c in ids])
-            out.update(zip(ids, probs, strict=True))  # same list, same order: by id
-        return out
+        return self.score_tokens({item.candidate_id: self.encode(item) for item in items})
 
-    def _batch(self, rows: list[list[int]]) -> list[float]:
-        torch = self.torch
-        # keep one token of every row out of the prefix: the last position is read there
-        prefix = min(common_prefix(rows), min(len(r) for r in rows) - 1)
+    def score_tokens(self, encoded: dict[str, list[int]]) -> dict[str, float]:
+        """Scores of ready token sequences, keyed like the input. The prefix shared by all
+        of them is run once and its KV cache reused by every batch."""
+        order = sorted(encoded, key=lambda cid: (len(encoded[cid]), cid))
+        rows = [encoded[c] for c in order]
+        prefix = min(common_prefix(rows), min(len(r) for r in rows) - 1) if rows else 0
         if not self.share_prefix:
             prefix = 0
+        torch = self.torch
+        cache = None
         with torch.inference_mode():
-            cache = None
             if prefix > 0:
                 pre = torch.tensor([rows[0][:prefix]], device=self.device)
                 cache = self.model(input_ids=pre, use_cache=True).past_key_values
                 self.prefill_tokens += prefix
-            suffixes = [r[prefix:] for r in rows]
+        out: dict[str, float] = {}
+        for start in range(0, len(order), self.batch_size):
+            ids = order[start : start + self.batch_size]
+            probs = self._batch([encoded[c][prefix:] for c in ids], prefix, cache)
+            out.update(zip(ids, probs, strict=True))  # same list, same order: by id
+        return out
+
+    def _batch(self, suffixes: list[list[int]], prefix: int, cache: Any) -> list[float]:
+        torch = self.torch
+        with torch.inference_mode():
             width = max(len(s) for s in suffixes)
             pad = self.tokenizer.pad_token_id or 0
             input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in suffixes],
@@ -164,17 +169,21 @@ class TransformersVerifier:
             kwargs: dict[str, Any] = {
                 "input_ids": input_ids,
                 "attention_mask": mask,
-                "position_ids": positions.unsqueeze(0).expand(len(rows), -1),
+                "position_ids": positions.unsqueeze(0).expand(len(suffixes), -1),
             }
-            if cache is not None:
-                batch_cache = copy.deepcopy(cache) if len(rows) > 1 else cache
-                if len(rows) > 1:
-                    batch_cache.batch_repeat_interleave(len(rows))
+            if cache is not None:  # each batch extends its own copy of the prefix cache
+                batch_cache = copy.deepcopy(cache)
+                if len(suffixes) > 1:
+                    batch_cache.batch_repeat_interleave(len(suffixes))
                 kwargs["past_key_values"] = batch_cache
-            logits = self.model(**kwargs).logits
+            # the body's hidden states, then the LM head on the last real position only
+            # (full logits would be batch x length x vocab: gigabytes for long prompts)
+            body = getattr(self.model, self.model.base_model_prefix)
+            hidden = body(**kwargs).last_hidden_state
             self.prefill_tokens += sum(len(s) for s in suffixes)
             last = torch.tensor([len(s) - 1 for s in suffixes], device=self.device)
-            final = logits[torch.arange(len(rows), device=self.device), last].float()
+            picked = hidden[torch.arange(len(suffixes), device=self.device), last]
+            final = self.model.get_output_embeddings()(picked).float()
             p = torch.softmax(final, dim=-1)
             p_yes = p[:, self.yes_ids].sum(-1)
             p_no = p[:, self.no_ids].sum(-1)

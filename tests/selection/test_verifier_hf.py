@@ -78,14 +78,18 @@ def test_batched_prefix_sharing_matches_one_by_one(tiny) -> None:
 def test_gguf_agrees_with_llama_cpp() -> None:
     """The same GGUF weights through llama.cpp's server and transformers' dequantised
     loader: P(YES) within 0.02."""
-    from agent.llm import BudgetCaps, Ledger, LLMClient
-    from agent.llm.embedded import EmbeddedServer, default_cache_dir, llama_cpp_installed
-    from agent.llm.embedded_fetch import QWEN25_CODER_1_5B, model_path
-    from quorum.models import embedded_config
+    from agent.llm import BudgetCaps, Ledger, LLMClient, ModelConfig
+    from agent.llm.embedded import (
+        QWEN25_CODER_1_5B,
+        EmbeddedServer,
+        default_cache_dir,
+        llama_cpp_installed,
+        model_path,
+    )
     from selection.verifier import EndpointVerifier
     from selection.verifier.hf import TransformersVerifier
 
-    gguf = model_path(default_cache_dir() / "models", QWEN25_CODER_1_5B)
+    gguf = model_path(default_cache_dir(), QWEN25_CODER_1_5B)
     if not gguf.is_file() or not llama_cpp_installed():
         pytest.skip("the embedded model or llama-cpp-python is not installed")
     pytest.importorskip("gguf")
@@ -101,7 +105,14 @@ def test_gguf_agrees_with_llama_cpp() -> None:
     ]  # fmt: skip
 
     async def endpoint_scores(url: str) -> dict[str, float]:
-        config = embedded_config(url, QWEN25_CODER_1_5B.name, 4096)
+        config = ModelConfig(
+            name=QWEN25_CODER_1_5B.name,
+            base_url=url,
+            api_key_env=None,
+            free=True,
+            supports_logprobs=True,
+            supports_tools=False,
+        )
         async with LLMClient(config.resolve({}), Ledger(BudgetCaps())) as client:
             return await EndpointVerifier(client, concurrency=1).score(items)
 
