@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from quorum.commands import demo, doctor, eval, images, model, sandbox, select, solve
+from quorum.commands import (
+    demo,
+    doctor,
+    eval,
+    images,
+    model,
+    sandbox,
+    select,
+    solve,
+    verifier,
+)
 
 app = typer.Typer(
     name="quorum",
@@ -21,6 +31,7 @@ app.command("demo")(demo.demo_command)
 app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(model.app, name="model")
+app.add_typer(verifier.app, name="verifier")
 
 if __name__ == "__main__":
     app()
