@@ -13,10 +13,11 @@ test: setup
 	.venv/bin/ruff check .
 	.venv/bin/pytest
 
+# Solve the bundled example issue with the embedded local model (fetched on first use),
+# then grade every candidate on hidden tests. Slow on a small CPU: see the README.
 demo: setup
-	@echo "The full demo (solving an issue end to end) comes with the agent; it is not wired yet."
-	@echo "For now: a sandbox smoke check."
 	.venv/bin/quorum sandbox smoke
+	.venv/bin/quorum demo
 
 bench: setup
 	@set -e; found=0; for f in benchmarks/*.py; do \

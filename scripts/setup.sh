@@ -30,9 +30,13 @@ fi
 
 stamp=.venv/.quorum-installed
 if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
-    say "installing Quorum and its dev tools into .venv"
+    say "installing Quorum, its dev tools and the embedded-model server into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    # `embedded` is llama-cpp-python for the local model, which the demo and the embedded
+    # tests need. It compiles from source the first time (5-12 min on 2 cores); pip caches
+    # the wheel, so later installs take seconds.
+    say "(the first install compiles llama-cpp-python: several minutes)"
+    .venv/bin/python -m pip install --quiet -e '.[dev,embedded]'
     touch "$stamp"
 else
     say ".venv is up to date"
