@@ -78,25 +78,24 @@ class EnvironmentBuilder:
     def env_image(self, instance: Instance, spec: EnvSpec, source: Path,
                   say: Callable[[str], None]) -> str:
         base = ensure_base_image(self.provider.client, spec.suite, progress=say)
-        commands = [f"python3 -m venv {VENV}",
-                    # A fresh conda env has a current pip/setuptools; Debian's are old.
-                    f"{ACTIVATE} && python -m pip install -q -U pip setuptools wheel"]
-        if spec.packages == "requirements.txt":
-            commit = instance.environment_setup_commit or instance.base_commit
-            reqs = requirements_at(source, commit, spec.requirements_paths)
-            commands.append(f"cat > /tmp/requirements.txt <<'{HEREDOC}'\n{reqs}\n{HEREDOC}")
-            commands.append(f"{ACTIVATE} && python -m pip install -r /tmp/requirements.txt")
-        elif spec.packages:
-            commands.append(f"{ACTIVATE} && python -m pip install {spec.packages}")
-        if spec.pip_packages:
-            pins = " ".join(shlex.quote(p) for p in spec.pip_packages)
-            commands.append(f"{ACTIVATE} && python -m pip install {pins}")
         # The image holds no repository: the instance layer brings its own.
-        commands.append("rm -rf /workspace /tmp/requirements.txt && mkdir -p /workspace")
+        commands = [*env_commands(instance, spec, source),
+                    "rm -rf /workspace /tmp/requirements.txt && mkdir -p /workspace"]
         return self.provider.snapshot(
             SnapshotSpec(base_image=base, source=self._empty_repo(), setup=commands,
                          ca_bundle=self.ca_bundle, setup_timeout_s=self.setup_timeout_s),
             progress=say)
+
+    def solve_setup(self, instance: Instance, spec: EnvSpec) -> list[str]:
+        """One setup list for a solve snapshot (base image + repo): the environment, the
+        install, and `python`/`pip`/`pytest` on PATH resolving to the venv, so an agent's
+        plain commands run in the right environment."""
+        source = self.source_repo(instance)
+        install = [f"{ACTIVATE} && {cmd}" for cmd in [*spec.pre_install, spec.install] if cmd]
+        wrappers = [f"printf '#!/bin/sh\\nexec {VENV}/bin/{tool} \"$@\"\\n' "
+                    f"> /usr/local/bin/{tool} && chmod +x /usr/local/bin/{tool}"
+                    for tool in ("python", "pip", "pytest")]
+        return [*env_commands(instance, spec, source), *install, *wrappers]
 
     def source_repo(self, instance: Instance) -> Path:
         """A git repository on this host holding the base commit: the mirror, the local
@@ -140,3 +139,21 @@ def _writer(out) -> Callable[[str], None]:
         out.flush()
 
     return say
+
+
+def env_commands(instance: Instance, spec: EnvSpec, source: Path) -> list[str]:
+    """The venv and the spec's dependencies (the official harness's conda environment)."""
+    commands = [f"python3 -m venv {VENV}",
+                # A fresh conda env has a current pip/setuptools; Debian's are old.
+                f"{ACTIVATE} && python -m pip install -q -U pip setuptools wheel"]
+    if spec.packages == "requirements.txt":
+        commit = instance.environment_setup_commit or instance.base_commit
+        reqs = requirements_at(source, commit, spec.requirements_paths)
+        commands.append(f"cat > /tmp/requirements.txt <<'{HEREDOC}'\n{reqs}\n{HEREDOC}")
+        commands.append(f"{ACTIVATE} && python -m pip install -r /tmp/requirements.txt")
+    elif spec.packages:
+        commands.append(f"{ACTIVATE} && python -m pip install {spec.packages}")
+    if spec.pip_packages:
+        pins = " ".join(shlex.quote(p) for p in spec.pip_packages)
+        commands.append(f"{ACTIVATE} && python -m pip install {pins}")
+    return commands

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from quorum.commands import (
+    bench,
     demo,
     doctor,
     eval,
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.command("doctor")(doctor.doctor)
 app.command("solve")(solve.solve_command)
 app.command("eval")(eval.eval_command)
+app.command("bench")(bench.bench_command)
 app.command("select")(select.select_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(images.app, name="images")

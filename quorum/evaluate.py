@@ -36,6 +36,8 @@ class EvalOptions(BaseModel):
     timeout_s: float = Field(1800, gt=0, description="per test run (and per install step)")
     ca_bundle: Path | None = Field(None, description="host CA bundle for pip in builds")
     cache_dir: Path | None = Field(None, description="cloned repositories (default: out)")
+    network: bool = Field(True, description="network in the test container, as the official "
+                          "harness has (some suites connect out, e.g. requests' timeouts)")
 
 
 def load_predictions(path: Path) -> dict[str, dict]:
@@ -110,7 +112,8 @@ def grade_instance(builder: EnvironmentBuilder, inst: Instance, patch: str,
     except (EnvBuildError, QuorumError) as exc:
         return GradeResult(instance_id=inst.instance_id, status="env_error", detail=str(exc))
     try:
-        with builder.provider.start(DockerSandboxConfig(image=image)) as sandbox:
+        config = DockerSandboxConfig(image=image, network=options.network)
+        with builder.provider.start(config) as sandbox:
             return grade(sandbox, inst, spec, patch, log_dir=log_dir,
                          timeout_s=options.timeout_s, allow_empty=allow_empty)
     except QuorumError as exc:

@@ -42,6 +42,9 @@ def eval_command(
         Path | None, typer.Option(help="Output folder (default runs/eval-TIME).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per test run.")] = 1800,
+    network: Annotated[
+        bool, typer.Option(help="Network in test containers (the official harness has it).")
+    ] = True,
 ) -> None:
     """Grade predictions (or --gold / --empty) and write an official-format report.json."""
     console = Console(stderr=True)
@@ -56,6 +59,7 @@ def eval_command(
             preds = specials(instances, GOLD if gold else EMPTY)
         out = out or Path("runs") / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
         options = EvalOptions(out=out, mirror_dir=repo_mirror, workers=workers, timeout_s=timeout,
+                              network=network,
                               ca_bundle=HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None)
         todo = sum(1 for i in instances if i.instance_id in preds)
         console.print(f"grading {todo} instance(s) with {workers} worker(s) -> {out}")

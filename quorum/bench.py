@@ -1,0 +1,251 @@
+"""`quorum bench`: solve many SWE-bench-format instances, write official predictions as they
+finish, optionally grade them, survive a crash.
+
+Layout of `out/`: bench.jsonl (one InstanceRecord a line: the source of truth for resume),
+preds.jsonl (official: instance_id, model_name_or_path, model_patch; rewritten from
+bench.jsonl at start, appended as instances finish), runs/ID/ (solve's run directory, which
+itself resumes finished trajectories), eval/ID/PATCH_ID/ (grading logs), bench_report.json.
+
+An instance is finished once its record is in bench.jsonl; anything else is redone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.llm import Endpoint
+from envs.candidate import content_id
+from envs.environment import EnvironmentBuilder
+from envs.instances import Instance
+from envs.patch import split_by_file
+from envs.sources.swebench import task_from_instance
+from envs.specs import spec_for
+from quorum.evaluate import EvalOptions, grade_instance
+from quorum.solve import SolveOptions, solve
+from sandbox.errors import QuorumError
+from sandbox.provider import DockerProvider
+
+
+class BenchOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    out: Path
+    model_name: str = Field("quorum", description="model_name_or_path in preds.jsonl")
+    workers: int = Field(1, ge=1, description="instances at once")
+    solve: SolveOptions = Field(default_factory=SolveOptions)
+    grade: bool = Field(False, description="grade the selected patch and every candidate")
+    mirror_dir: Path | None = None
+    eval_timeout_s: float = Field(1800, gt=0)
+
+
+class InstanceRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str
+    status: str = Field(description="patch, abstained or error")
+    patch: str = ""
+    error: str = ""
+    cost_usd: float = 0.0
+    tokens: int = 0
+    wall_s: float = 0.0
+    candidates: int = 0
+    resolved: bool | None = Field(None, description="the selected patch; None if not graded")
+    candidate_resolved: list[bool] = Field(
+        default_factory=list, description="every solver candidate's verdict, when graded")
+
+
+def read_records(out: Path) -> dict[str, InstanceRecord]:
+    path = out / "bench.jsonl"
+    if not path.exists():
+        return {}
+    records = {}
+    for line in path.read_text().splitlines():
+        try:
+            rec = InstanceRecord.model_validate_json(line)
+        except ValueError:
+            continue  # a line cut by a crash: that instance is redone
+        records[rec.instance_id] = rec
+    return records
+
+
+class _Sink:
+    """Appends records and predictions under one lock, record first (it decides resume)."""
+
+    def __init__(self, out: Path, model_name: str) -> None:
+        self.out, self.model_name, self.lock = out, model_name, threading.Lock()
+
+    def rewrite_preds(self, records: dict[str, InstanceRecord]) -> None:
+        with (self.out / "preds.jsonl").open("w") as f:
+            for rec in records.values():
+                f.write(self._pred(rec) + "\n")
+
+    def add(self, rec: InstanceRecord) -> None:
+        with self.lock:
+            with (self.out / "bench.jsonl").open("a") as f:
+                f.write(rec.model_dump_json() + "\n")
+            with (self.out / "preds.jsonl").open("a") as f:
+                f.write(self._pred(rec) + "\n")
+
+    def _pred(self, rec: InstanceRecord) -> str:
+        return json.dumps({"instance_id": rec.instance_id, "model_name_or_path": self.model_name,
+                           "model_patch": rec.patch})
+
+
+async def run_bench(instances: Sequence[Instance], endpoints: Sequence[Endpoint],
+                    options: BenchOptions, *,
+                    on_done: Callable[[InstanceRecord, dict[str, InstanceRecord]], None]
+                    | None = None,
+                    provider: DockerProvider | None = None) -> dict:
+    out = options.out
+    out.mkdir(parents=True, exist_ok=True)
+    records = read_records(out)
+    sink = _Sink(out, options.model_name)
+    sink.rewrite_preds(records)
+    provider = provider or DockerProvider.connect(run_id=f"bench-{out.name}"[:40])
+    builder = EnvironmentBuilder(provider, cache_dir=out / "cache", mirror_dir=options.mirror_dir,
+                                 ca_bundle=options.solve.ca_bundle)
+    todo = [i for i in instances if i.instance_id not in records]
+    gate = asyncio.Semaphore(options.workers)
+
+    async def one(inst: Instance) -> None:
+        async with gate:
+            rec = await _solve_one(inst, endpoints, options, builder)
+            if options.grade and rec.status != "error":
+                rec = await asyncio.to_thread(_grade_one, inst, rec, options, builder)
+            sink.add(rec)
+            records[rec.instance_id] = rec
+            if on_done:
+                on_done(rec, records)
+
+    try:
+        await asyncio.gather(*(one(i) for i in todo))
+    finally:
+        provider.close_all()
+    done = {i.instance_id: records[i.instance_id] for i in instances
+            if i.instance_id in records}
+    report = summarize(list(done.values()), total=len(instances))
+    (out / "bench_report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+async def _solve_one(inst: Instance, endpoints: Sequence[Endpoint], options: BenchOptions,
+                     builder: EnvironmentBuilder) -> InstanceRecord:
+    started = time.monotonic()
+    run_dir = options.out / "runs" / inst.instance_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        spec = spec_for(inst)
+        if not spec.supported:
+            raise QuorumError(f"unsupported environment: {spec.reason}")
+        setup = await asyncio.to_thread(builder.solve_setup, inst, spec)
+        source = await asyncio.to_thread(builder.source_repo, inst)
+        task = task_from_instance(inst, repo=str(source)).model_copy(
+            update={"setup": setup, "base_image_suite": spec.suite,
+                    "test_command": spec.test_cmd})
+        outcome = await solve(task, endpoints, options.solve, run_dir)
+    except QuorumError as exc:
+        (run_dir / "error.txt").write_text(f"{type(exc).__name__}: {exc}\n")
+        return InstanceRecord(instance_id=inst.instance_id, status="error", error=str(exc),
+                              wall_s=round(time.monotonic() - started, 1))
+    solvers = [c for c in outcome.candidates if c.solver != "test_writer"]
+    _save_candidate_patches(run_dir, solvers)
+    return InstanceRecord(
+        instance_id=inst.instance_id,
+        status="abstained" if outcome.selection.abstained else "patch",
+        patch=without_bytecode(outcome.patch),
+        cost_usd=outcome.cost.total.usd,
+        tokens=outcome.cost.total.total_tokens,
+        wall_s=round(time.monotonic() - started, 1),
+        candidates=len(solvers),
+    )
+
+
+def without_bytecode(patch: str) -> str:
+    """Drop compiled-Python files: a sandbox's test runs leave __pycache__ in repositories
+    without a .gitignore, and a submitted prediction must not carry them."""
+    sections = split_by_file(patch)
+    if not sections:
+        return patch
+    return "".join(text for path, text in sections.items()
+                   if "__pycache__/" not in path and not path.endswith((".pyc", ".pyo")))
+
+
+def _save_candidate_patches(run_dir: Path, solvers: Sequence) -> None:
+    (run_dir / "candidate_patches.json").write_text(
+        json.dumps([without_bytecode(c.patch) for c in solvers], indent=1))
+
+
+def _grade_one(inst: Instance, rec: InstanceRecord, options: BenchOptions,
+               builder: EnvironmentBuilder) -> InstanceRecord:
+    """Grade each distinct candidate patch once; the selected patch is one of them."""
+    path = options.out / "runs" / inst.instance_id / "candidate_patches.json"
+    patches = json.loads(path.read_text()) if path.exists() else []
+    verdicts: dict[str, bool] = {}
+    for patch in [*patches, rec.patch]:
+        key = content_id(patch)
+        if key in verdicts:
+            continue
+        if not patch.strip():
+            verdicts[key] = False
+            continue
+        eval_opts = EvalOptions(out=options.out / "eval" / inst.instance_id / key,
+                                timeout_s=options.eval_timeout_s,
+                                ca_bundle=options.solve.ca_bundle)
+        verdicts[key] = grade_instance(builder, inst, patch, eval_opts).resolved
+    return rec.model_copy(update={
+        "resolved": verdicts[content_id(rec.patch)],
+        "candidate_resolved": [verdicts[content_id(p)] for p in patches],
+    })
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def _pass_at(rec: InstanceRecord, k: int) -> float:
+    """With fewer than k candidates, all of them were the k tries."""
+    n, c = len(rec.candidate_resolved), sum(rec.candidate_resolved)
+    return pass_at_k(n, c, k) if n >= k else float(c > 0)
+
+
+def summarize(records: list[InstanceRecord], *, total: int) -> dict:
+    done = len(records)
+    cost = sum(r.cost_usd for r in records)
+    report: dict = {
+        "total_instances": total,
+        "done_instances": done,
+        "error_instances": sum(r.status == "error" for r in records),
+        "abstained_instances": sum(r.status == "abstained" for r in records),
+        "cost_usd": round(cost, 6),
+        "cost_usd_per_instance": round(cost / done, 6) if done else None,
+        "tokens": sum(r.tokens for r in records),
+        "wall_s": round(sum(r.wall_s for r in records), 1),
+    }
+    graded = [r for r in records if r.resolved is not None or r.status == "error"]
+    if not graded:
+        return report
+    resolved = sum(bool(r.resolved) for r in graded)
+    covered = sum(any(r.candidate_resolved) for r in graded)
+    ks = range(1, max((len(r.candidate_resolved) for r in graded), default=0) + 1)
+    report.update({
+        "graded_instances": len(graded),
+        "resolved_instances": resolved,
+        "resolve_rate": round(resolved / len(graded), 4),
+        "coverage": round(covered / len(graded), 4),  # any candidate resolved
+        "pass_at_k": {str(k): round(sum(_pass_at(r, k) for r in graded) / len(graded), 4)
+                      for k in ks},
+        "selection_accuracy": round(resolved / covered, 4) if covered else None,
+        "cost_usd_per_resolved": round(cost / resolved, 6) if resolved else None,
+        "resolved_ids": sorted(r.instance_id for r in graded if r.resolved),
+    })
+    return report

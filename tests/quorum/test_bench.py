@@ -1,0 +1,76 @@
+"""`quorum bench` on two micro-tasks with scripted models in real Docker sandboxes: one
+instance solved, one wrongly; predictions in the official format; grading, metrics; and a
+second run resumes (the finished instance is skipped, the model is not asked again)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.llm import ModelConfig
+from agent.rollout import RolloutConfig
+from envs.microtasks import materialize_tasks
+from quorum.bench import BenchOptions, pass_at_k, read_records, run_bench
+from quorum.solve import SolveOptions
+from sandbox.config import HOST_CA_BUNDLE
+from tests.helpers.openai_standin import OpenAIStandIn, Reply
+
+RUN = {"command": "python -m pytest -q -p no:cacheprovider test_repro_issue.py"}
+
+
+def script(test: str, path: str, old: str, new: str) -> list[Reply]:
+    return [
+        Reply.tool_call("edit", {"command": "create", "path": "test_repro_issue.py",
+                                 "file_text": test}, call_id="c1"),
+        Reply.tool_call("bash", RUN, call_id="c2"),
+        Reply.tool_call("edit", {"command": "str_replace", "path": path, "old_str": old,
+                                 "new_str": new}, call_id="c3"),
+        Reply.tool_call("bash", RUN, call_id="c4"),
+        Reply.tool_call("submit", {"summary": "fixed"}, call_id="c5"),
+    ]
+
+
+# Wrong: `items or []` fixes the shared default but still mutates a caller's list.
+BASKET = script("from basket import Basket\n\n\ndef test_issue():\n    Basket().add('x')\n"
+                "    assert Basket().count() == 0\n", "basket.py",
+                "self.items = items\n", "self.items = items or []\n")
+WINDOWS = script("from windows import sliding_windows\n\n\ndef test_issue():\n"
+                 "    assert sliding_windows([1, 2, 3], 3) == [[1, 2, 3]]\n", "windows.py",
+                 "range(len(items) - size)]", "range(len(items) - size + 1)]")
+
+
+def test_pass_at_k_is_the_unbiased_estimator() -> None:
+    assert pass_at_k(4, 0, 1) == 0.0 and pass_at_k(4, 4, 2) == 1.0
+    assert pass_at_k(4, 1, 1) == pytest.approx(0.25)
+    assert pass_at_k(4, 1, 2) == pytest.approx(0.5)
+
+
+@pytest.mark.docker
+def test_bench_solves_grades_and_resumes(tmp_path: Path) -> None:
+    instances = materialize_tasks(tmp_path / "tasks", ids=["micro__basket-1",
+                                                          "micro__windows-1"])
+    bundle = HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
+    options = BenchOptions(out=tmp_path / "bench", grade=True, solve=SolveOptions(
+        rollout=RolloutConfig(n=1, concurrency=1), budget_usd=1.0, ca_bundle=bundle))
+    with OpenAIStandIn() as server:
+        endpoint = ModelConfig(name="m", base_url=server.base_url, api_key_env=None,
+                               free=True).resolve({})
+        server.script_for("m", *BASKET)
+        first = asyncio.run(run_bench(instances[:1], [endpoint], options))
+        assert first["done_instances"] == 1 and first["resolved_instances"] == 0
+        server.script_for("m", *WINDOWS)  # only the unfinished instance may use it
+        report = asyncio.run(run_bench(instances, [endpoint], options))
+        assert server.pending == 0
+
+    assert report["done_instances"] == 2 and report["resolved_ids"] == ["micro__windows-1"]
+    assert report["resolve_rate"] == 0.5 and report["coverage"] == 0.5
+    assert report["selection_accuracy"] == 1.0 and report["pass_at_k"] == {"1": 0.5}
+    preds = [json.loads(x) for x in (tmp_path / "bench/preds.jsonl").read_text().splitlines()]
+    assert [p["instance_id"] for p in preds] == ["micro__basket-1", "micro__windows-1"]
+    assert set(preds[0]) == {"instance_id", "model_name_or_path", "model_patch"}
+    assert "size + 1" in preds[1]["model_patch"]
+    assert "test_repro_issue" not in preds[1]["model_patch"]
+    assert set(read_records(tmp_path / "bench")) == {i.instance_id for i in instances}
