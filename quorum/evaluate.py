@@ -47,7 +47,9 @@ def load_predictions(path: Path) -> dict[str, dict]:
         whole = json.loads(text)
     except json.JSONDecodeError:
         whole = [json.loads(line) for line in text.splitlines() if line.strip()]
-    rows = list(whole.values()) if isinstance(whole, dict) else whole
+    if isinstance(whole, dict):  # one prediction, or predictions keyed by instance id
+        whole = [whole] if "instance_id" in whole else list(whole.values())
+    rows = whole
     preds = {}
     for row in rows:
         if "instance_id" not in row:
