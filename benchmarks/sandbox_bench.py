@@ -17,8 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import git
-
+from quorum.commands.sandbox import tiny_repo
 from sandbox.config import DockerSandboxConfig, SnapshotSpec
 from sandbox.images import ensure_base_image
 from sandbox.provider import DockerProvider
@@ -33,7 +32,7 @@ def main() -> None:
     provider = DockerProvider.connect(run_id="bench")
     base = ensure_base_image(provider.client, "bookworm")
     with tempfile.TemporaryDirectory() as tmp, close_on_signals(provider.registry):
-        snapshot = provider.snapshot(SnapshotSpec(base_image=base, source=_repo(Path(tmp))))
+        snapshot = provider.snapshot(SnapshotSpec(base_image=base, source=tiny_repo(Path(tmp))))
         config = DockerSandboxConfig(image=snapshot)
         try:
             _exec_overhead(provider, config, args.repeats)
@@ -79,15 +78,6 @@ def _ready(provider: DockerProvider, config: DockerSandboxConfig) -> None:
     print(f"parallel8_ready_s={time.perf_counter() - started:.3f}")
     for box in boxes:
         box.close()
-
-
-def _repo(root: Path) -> Path:
-    repo = git.Repo.init(root / "bench")
-    (root / "bench" / "main.py").write_text("print('bench')\n")
-    repo.index.add(["main.py"])
-    actor = git.Actor("quorum", "quorum@localhost")
-    repo.index.commit("init", author=actor, committer=actor)
-    return root / "bench"
 
 
 if __name__ == "__main__":

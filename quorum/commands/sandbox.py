@@ -50,7 +50,7 @@ def _smoke(suite: str) -> None:
     provider = DockerProvider.connect(run_id="smoke")
     base = ensure_base_image(provider.client, suite, progress=console.print)
     with tempfile.TemporaryDirectory() as tmp, close_on_signals(provider.registry):
-        repo = _tiny_repo(Path(tmp))
+        repo = tiny_repo(Path(tmp))
         snapshot = provider.snapshot(SnapshotSpec(base_image=base, source=repo))
         started = time.monotonic()
         with provider.start(DockerSandboxConfig(image=snapshot)) as box:
@@ -81,7 +81,8 @@ def _step(ok: bool, message: str) -> None:
     console.print(f"[green]✓[/green] {message}")
 
 
-def _tiny_repo(root: Path) -> Path:
+def tiny_repo(root: Path) -> Path:
+    """A one-commit git repository under `root`, for smoke checks and benchmarks."""
     import git
 
     repo = git.Repo.init(root / "tiny")
