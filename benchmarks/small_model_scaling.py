@@ -81,6 +81,19 @@ def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix,
     return selection.chosen
 
 
+def forget_unreachable(run_dir: Path, *, dry_run: bool = False) -> list[str]:
+    """Trajectories that crashed because the model server was gone: removed, so that
+    resuming the run redoes them (they say nothing about the model)."""
+    found = []
+    for path in sorted((run_dir / "trajectories").glob("*.json")):
+        exit_ = json.loads(path.read_text()).get("exit") or {}
+        if exit_.get("status") == "crashed" and "EndpointUnreachable" in exit_.get("reason", ""):
+            found.append(path.stem)
+            if not dry_run:
+                path.unlink()
+    return found
+
+
 def figures(task_id: str, cands: list[Candidate], matrix: PassMatrix,
             regress: PassMatrix | None, passed: dict[str, bool], ns: list[int],
             seed: int) -> dict[str, float]:  # fmt: skip
@@ -134,37 +147,40 @@ def main() -> None:
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
     results: dict[str, dict[str, dict[str, float]]] = {}
     grades: dict[str, dict[str, dict[str, bool]]] = {}
-    with endpoints_for([args.model], os.environ, cache_dir=cache_dir(os.environ),
-                       progress=print) as endpoints:  # fmt: skip
-        for solver in solvers:
-            for inst in instances:
-                task = task_from_instance(inst)
-                t0 = time.monotonic()
-                run_dir = args.out / solver / inst.instance_id
-                outcome = asyncio.run(
-                    run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency)
-                )
-                cands = [c for c in outcome.candidates if c.solver != "test_writer"]
-                with sandbox_factory(task, "local", run_id="grade") as start:
-                    passed = {c.id: passes_hidden(task, c.patch, start) for c in cands}
-                matrix = PassMatrix.model_validate_json((run_dir / "matrix.json").read_text())
-                reg_file = run_dir / "regressions.json"
-                regress = (
-                    PassMatrix.model_validate_json(reg_file.read_text())
-                    if reg_file.exists()
-                    else None
-                )
-                figs = figures(task.id, cands, matrix, regress, passed, ns, args.seed)
-                figs["selected_full_run"] = float(bool(
-                    outcome.selection.chosen and passed.get(outcome.selection.chosen)
-                ))  # fmt: skip
-                results.setdefault(solver, {})[inst.instance_id] = figs
-                grades.setdefault(solver, {})[inst.instance_id] = passed
-                partial = {"per_task": results, "grades": grades}
-                (args.out / "results.partial.json").write_text(json.dumps(partial, indent=1))
-                print(f"{solver} {inst.instance_id}: {sum(passed.values())}/{len(passed)} pass, "
-                      f"selected={outcome.selection.chosen} "
-                      f"({time.monotonic() - t0:.0f}s) {json.dumps(figs)}", flush=True)  # fmt: skip
+    for solver in solvers:
+        for inst in instances:
+            task = task_from_instance(inst)
+            t0 = time.monotonic()
+            run_dir = args.out / solver / inst.instance_id
+            for _ in range(2):  # a model server that died is restarted, its victims redone
+                forget_unreachable(run_dir)
+                # A server per task: one that dies takes down one task's work, not the rest.
+                with endpoints_for([args.model], os.environ, cache_dir=cache_dir(os.environ),
+                                   progress=print) as endpoints:  # fmt: skip
+                    outcome = asyncio.run(
+                        run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency)
+                    )
+                if not forget_unreachable(run_dir, dry_run=True):
+                    break
+            cands = [c for c in outcome.candidates if c.solver != "test_writer"]
+            with sandbox_factory(task, "local", run_id="grade") as start:
+                passed = {c.id: passes_hidden(task, c.patch, start) for c in cands}
+            matrix = PassMatrix.model_validate_json((run_dir / "matrix.json").read_text())
+            reg_file = run_dir / "regressions.json"
+            regress = (
+                PassMatrix.model_validate_json(reg_file.read_text()) if reg_file.exists() else None
+            )
+            figs = figures(task.id, cands, matrix, regress, passed, ns, args.seed)
+            figs["selected_full_run"] = float(bool(
+                outcome.selection.chosen and passed.get(outcome.selection.chosen)
+            ))  # fmt: skip
+            results.setdefault(solver, {})[inst.instance_id] = figs
+            grades.setdefault(solver, {})[inst.instance_id] = passed
+            partial = {"per_task": results, "grades": grades}
+            (args.out / "results.partial.json").write_text(json.dumps(partial, indent=1))
+            print(f"{solver} {inst.instance_id}: {sum(passed.values())}/{len(passed)} pass, "
+                  f"selected={outcome.selection.chosen} "
+                  f"({time.monotonic() - t0:.0f}s) {json.dumps(figs)}", flush=True)  # fmt: skip
     wall = time.monotonic() - started
     keys = ["pass_at_1"] + [f"{k}_at_{n}" for n in ns for k in ("coverage", "selected")]
     summary = {}
