@@ -62,3 +62,12 @@ def test_eval_wants_exactly_one_source_of_patches(tmp_path: Path) -> None:
     data.write_text(make("a").model_dump_json(by_alias=True) + "\n")
     result = CliRunner().invoke(app, ["eval", "--dataset", str(data), "--gold", "--empty"])
     assert result.exit_code == 1 and "exactly one" in result.output
+
+
+def test_agreement_with_an_official_result() -> None:
+    from quorum.compare import agreement
+
+    report = {"submitted_ids": ["a", "b", "c"], "resolved_ids": ["a", "c"]}
+    result = agreement(report, {"resolved": ["a", "b"]})
+    assert (result["agree"], result["instances"]) == (1, 3)
+    assert result["only_here"] == ["c"] and result["only_officially"] == ["b"]
