@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,7 @@ from envs.candidate import Candidate, ReproTest
 from envs.task import Task
 from quorum.report import write_report
 from quorum.sandboxes import Backend, SandboxFactory, sandbox_factory
+from selection.agent import AgentVerdict, run_selection_agent
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix, build_matrix
 from selection.pipeline import select_group
@@ -44,6 +45,9 @@ class SolveOptions(BaseModel):
     test_timeout_s: float = Field(120, gt=0)
     selection: SelectConfig = Field(default_factory=SelectConfig)
     regression_tests: bool = Field(True, description="run the repo's tests near the change")
+    selection_agent: bool = Field(
+        False, description="the first model may write tests to tell the top patches apart"
+    )
 
 
 class SolveOutcome(BaseModel):
@@ -126,6 +130,9 @@ async def solve(
                     verifier=EndpointVerifier(judge) if judge else None,
                     issue=task.problem_statement,
                     trajectories=_condensed(run_dir, solvers) if judge else None,
+                    agent=_agent(task, clients[0], start_sandbox, options)
+                    if options.selection_agent and clients
+                    else None,
                 )
                 if group is not None
                 else Selection(task_id=task.id, method=options.selection.method,
@@ -200,6 +207,18 @@ async def _regressions(
         solvers, related, start_sandbox, concurrency=options.rollout.concurrency,
         timeout_s=options.test_timeout_s * 5,
     )  # fmt: skip
+
+
+def _agent(
+    task: Task, client: LLMClient, start_sandbox: SandboxFactory, options: SolveOptions
+) -> Callable[[Sequence[Candidate]], Awaitable[AgentVerdict]]:
+    async def run(top: Sequence[Candidate]) -> AgentVerdict:
+        return await run_selection_agent(
+            task.problem_statement, top, client, start_sandbox,
+            test_timeout_s=options.test_timeout_s,
+        )  # fmt: skip
+
+    return run
 
 
 def _condensed(run_dir: Path, solvers: Sequence[Candidate]) -> dict[str, str]:

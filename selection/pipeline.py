@@ -5,9 +5,11 @@ patches only)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from selection.hybrid import SelectConfig, select
+from envs.candidate import Candidate
+from selection.agent import AgentVerdict
+from selection.hybrid import SelectConfig, rank, select
 from selection.matrix import PassMatrix
 from selection.pool import Group
 from selection.result import Selection
@@ -47,10 +49,30 @@ async def select_group(
     trajectories: Mapping[str, str] | None = None,
     agent_choice: str | None = None,
     agent_reason: str = "",
+    agent: Callable[[Sequence[Candidate]], Awaitable[AgentVerdict]] | None = None,
+    agent_top: int = 3,
 ) -> Selection:
+    """`agent`, when given, is shown the top `agent_top` distinct patches by the other
+    signals and its choice joins them (see selection.agent)."""
+    config = config or SelectConfig()
     scores = await verify_group(group, verifier, issue, trajectories) if verifier else None
     signals = collect_signals(group, repro, regress, scores, agent_choice, agent_reason)
+    verdict = None
+    if agent is not None and len(group.clusters()) > 1:
+        by_id = {c.id: c for c in group.candidates}
+        keys = group.patch_keys
+        top: list[Candidate] = []
+        for cid in rank(signals, config):  # one per normalised patch, best first
+            if all(keys[cid] != keys[c.id] for c in top):
+                top.append(by_id[cid])
+        verdict = await agent(top[:agent_top])
+        signals = signals.model_copy(
+            update={"agent_choice": verdict.choice, "agent_reason": verdict.reason}
+        )
     selection = select(group.task_id, signals, config)
+    if verdict is not None:
+        selection.evidence["agent_tests"] = {t.id: t.content for t in verdict.tests}
+        selection.evidence["agent_results"] = verdict.results
     selection.evidence["patch_clusters"] = list(group.clusters().values())
     if verifier:
         selection.evidence["verifier"] = verifier.name

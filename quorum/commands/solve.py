@@ -21,6 +21,7 @@ from quorum.paths import cache_dir
 from quorum.solve import SolveOptions, solve
 from quorum.tasks import resolve_task
 from sandbox.errors import QuorumError
+from selection.hybrid import METHODS, SelectConfig
 
 EXIT_PATCH, EXIT_ERROR, EXIT_ABSTAIN = 0, 1, 2
 
@@ -72,6 +73,15 @@ def solve_command(
             "bundled model); its YES/NO score joins the tests in selection."
         ),
     ] = None,
+    selection_agent: Annotated[
+        bool, typer.Option(help="Let the first model write tests to tell the top patches apart.")
+    ] = False,
+    select_method: Annotated[
+        str, typer.Option(help="Selection: cascade, weighted, votes, verifier, agentless.")
+    ] = "cascade",
+    abstain_below: Annotated[
+        float, typer.Option(help="Abstain when the winner's confidence is below this.")
+    ] = 0.5,
     concurrency: Annotated[int, typer.Option(help="Trajectories at once.", min=1)] = 4,
     max_steps: Annotated[int, typer.Option(help="Steps per trajectory.", min=1)] = 30,
     out: Annotated[
@@ -99,6 +109,9 @@ def solve_command(
     if sandbox not in ("docker", "local"):
         console.print(f"[red]error:[/red] --sandbox must be docker or local, not {sandbox!r}")
         raise typer.Exit(EXIT_ERROR)
+    if select_method not in METHODS or select_method == "random":
+        console.print(f"[red]error:[/red] --select-method must be one of {', '.join(METHODS[:-1])}")
+        raise typer.Exit(EXIT_ERROR)
     run_dir = out or Path("runs") / f"{_slug(target)}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "input.json").write_text(
@@ -119,6 +132,8 @@ def solve_command(
             ),
             budget_usd=budget_usd, budget_tokens=budget_tokens,
             budget_usd_per_trajectory=budget_usd_per_trajectory, sandbox=sandbox,  # type: ignore[arg-type]
+            selection_agent=selection_agent,
+            selection=SelectConfig(method=select_method, threshold=abstain_below),  # type: ignore[arg-type]
         )  # fmt: skip
         names = model or default_models(os.environ)
         view = SolveView(console, budget_usd)
