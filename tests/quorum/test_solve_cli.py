@@ -86,7 +86,8 @@ def test_exit_2_when_a_model_answers_garbage(repo: Path, tmp_path: Path) -> None
 def test_bad_input_is_explained(repo: Path, tmp_path: Path, make_args, message: str) -> None:
     run = tmp_path / "run"
     (tmp_path / "plain").mkdir()
-    result = _solve(*make_args(repo, tmp_path / "plain"), "--out", str(run), "--sandbox", "local")
+    # Case arguments last: with repeated options the last one wins (`--sandbox vm`).
+    result = _solve("--out", str(run), "--sandbox", "local", *make_args(repo, tmp_path / "plain"))
     assert result.exit_code == 1
     assert message in result.output
     if message != "docker or local":
