@@ -89,7 +89,9 @@ def _embedded(cache_dir: Path, progress: Callable[[str], None] | None) -> Iterat
     path = ensure_model(cache_dir, progress=progress)
     if progress:
         progress(f"starting the embedded model server ({QWEN25_CODER_1_5B.name})")
-    n_ctx = 16384
+    # logits_all (needed for YES/NO logprobs) keeps every position's logits: about 5 GB at
+    # 8192 tokens for this vocabulary, 10 GB at 16384. The agent condenses history to fit.
+    n_ctx = 8192
     with EmbeddedServer(path, n_ctx=n_ctx) as server:
         config = embedded_config(server.base_url, server.model_name, n_ctx)
         yield config.resolve({})
