@@ -6,6 +6,7 @@ trajectory's id, and each stage is a Step of an ordinary Trajectory, saved as it
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from envs.task import Task
 from sandbox.protocol import Sandbox
 
 StepHook = Callable[[Trajectory, Step], None]
+_MARKER = re.compile(r"^\s*(<{5,}\s*SEARCH|={5,}|>{5,}\s*REPLACE)\s*$")
 TEST_TIMEOUT_S = 120
 
 
@@ -235,29 +237,26 @@ class _Run:
         notes = ""
         if fmt == "search_replace":
             blocks = search_replace_blocks(text)
-            if not blocks:
-                raise EditError("no SEARCH/REPLACE block in the reply")
-            failed = []
+            if not blocks:  # a small model often answers with the fixed code instead
+                try:
+                    changed = self._as_definitions(text, entries, targets)
+                except EditError as exc:
+                    raise EditError(f"no SEARCH/REPLACE block in the reply ({exc})") from None
+                notes = " (no SEARCH/REPLACE block; its code read as a definition rewrite)"
+                edited.update(changed)
+            failed: list[str] = []
             for block in blocks:
                 path = self._path_for(block.path, entries)
                 try:
                     edited[path] = search_replace(edited[path], block.search, block.replace)
                 except EditError as exc:
                     failed.append(str(exc))
-            if len(failed) == len(blocks):
+            if blocks and len(failed) == len(blocks):
                 raise EditError("; ".join(sorted(set(failed))))
             if failed:
                 notes = f" ({len(failed)} of {len(blocks)} blocks skipped: {failed[0]})"
         elif fmt == "function":
-            code, errors = main_code(text), []
-            for entry in entries:
-                try:
-                    edited[entry.path] = replace_definitions(entry.path, entry.text, code, targets)
-                    break
-                except EditError as exc:
-                    errors.append(str(exc))
-            else:
-                raise EditError(errors[0] if errors else "no file to edit")
+            edited.update(self._as_definitions(text, entries, targets))
         else:
             main = entries[0]
             edited[main.path] = rewrite_file(main.path, main.text, main_code(text))
@@ -267,6 +266,22 @@ class _Run:
         for path, content in changed.items():
             check_file(path, originals[path], content)
         return changed, notes
+
+    @staticmethod
+    def _as_definitions(text: str, entries: list[FileEntry], targets: set[str]) -> dict[str, str]:
+        """The reply's code put in place of the definitions it names, in the first file
+        that has them; stray SEARCH/REPLACE markers are dropped first."""
+        code = "\n".join(
+            ln for ln in main_code(text).split("\n")
+            if not _MARKER.match(ln)
+        )  # fmt: skip
+        errors = []
+        for entry in entries:
+            try:
+                return {entry.path: replace_definitions(entry.path, entry.text, code, targets)}
+            except EditError as exc:
+                errors.append(str(exc))
+        raise EditError(errors[0] if errors else "no file to edit")
 
     @staticmethod
     def _path_for(name: str | None, entries: list[FileEntry]) -> str:

@@ -96,6 +96,17 @@ def test_fallback_chain_moves_on_after_an_unusable_reply(task, tmp_path: Path) -
     assert "+    return a + b" in diff
 
 
+def test_code_instead_of_search_replace_blocks_is_read_as_a_rewrite(task, tmp_path) -> None:
+    reply = Reply.text(
+        "```python\n# pkg/calc.py\n>>>>>>> REPLACE\ndef add(a, b):\n    return a + b\n```"
+    )
+    traj, diff, _ = _run(task, tmp_path, Reply.text("pkg/calc.py"), Reply.text(TEST), reply)
+    [repair] = [s for s in traj.steps if s.tool == "repair"]
+    assert repair.args["format"] == "search_replace" and repair.format_error is None
+    assert "read as a definition rewrite" in repair.observation
+    assert "+    return a + b" in diff
+
+
 def test_whole_file_rewrite_is_the_last_resort(task, tmp_path: Path) -> None:
     whole = Reply.text("```python\ndef add(a, b):\n    return b + a\n```")
     traj, diff, _ = _run(
