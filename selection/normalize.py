@@ -29,8 +29,6 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from envs.patch import split_by_file
-
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -43,9 +41,46 @@ class FileDiff(BaseModel):
     deleted: bool = False
 
 
+def _path(marker: str) -> str:
+    name = marker[4:].split("\t")[0].strip()
+    return name[2:] if name.startswith(("a/", "b/")) else name
+
+
+def split_files(patch: str) -> dict[str, str]:
+    """Each file's section, keyed by its path after the change. Git diffs (`diff --git`)
+    and plain unified diffs (`--- a/x` / `+++ b/x`, as many SWE-bench predictions are)."""
+    lines = patch.splitlines(keepends=True)
+    starts: list[int] = []
+    in_git_header = False  # between `diff --git` and its first hunk: ---/+++ belong to it
+    for i, line in enumerate(lines):
+        if line.startswith("diff --git "):
+            starts.append(i)
+            in_git_header = True
+        elif line.startswith("@@"):
+            in_git_header = False
+        elif (
+            line.startswith("--- ")
+            and not in_git_header
+            and i + 1 < len(lines)
+            and lines[i + 1].startswith("+++ ")
+        ):
+            starts.append(i)
+    sections: dict[str, str] = {}
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        body = lines[start:end]
+        old = next((x for x in body if x.startswith("--- ")), "")
+        new = next((x for x in body if x.startswith("+++ ")), "")
+        path = _path(new) if new and "/dev/null" not in new else _path(old)
+        if not path and body[0].startswith("diff --git "):
+            path = body[0].split(" b/", 1)[-1].strip()
+        sections[path] = "".join(body)
+    return sections
+
+
 def parse_diff(patch: str) -> list[FileDiff]:
     files = []
-    for path, section in split_by_file(patch).items():
+    for path, section in split_files(patch).items():
         hunks: list[tuple[int, list[str]]] = []
         new_file = "\nnew file mode" in section or "--- /dev/null" in section
         deleted = "\ndeleted file mode" in section or "+++ /dev/null" in section
@@ -149,10 +184,22 @@ def _diff_level(diff: FileDiff) -> str:
     return "\n".join(out)
 
 
+_TEST_FILE = re.compile(r"(^|/)(tests?/|testing/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
+
+
+def is_test_file(path: str) -> bool:
+    return bool(_TEST_FILE.search(path))
+
+
 def normalise_patch(patch: str, files: Mapping[str, str] | None = None) -> str:
-    """A canonical text for the patch (see the module doc); '' for an empty patch."""
+    """A canonical text for the patch (see the module doc); '' for an empty patch. Test
+    files a patch adds or edits are left out when it also changes other files: two fixes
+    that differ only in the tests their authors wrote are the same fix."""
+    diffs = parse_diff(patch)
+    if any(not is_test_file(d.path) for d in diffs):
+        diffs = [d for d in diffs if not is_test_file(d.path)]
     parts = []
-    for diff in sorted(parse_diff(patch), key=lambda d: d.path):
+    for diff in sorted(diffs, key=lambda d: d.path):
         if files is not None and diff.path.endswith(".py") and not diff.deleted:
             base = files.get(diff.path, "")
             if diff.new_file or diff.path in files:

@@ -85,3 +85,20 @@ def test_pool_from_prediction_files_and_a_run_dir(tmp_path: Path) -> None:
     assert [c.id for c in groups["i1"].representatives()] == ["sysA:i1", "traj-1"]
     voted = group_by_task(pool, vote_only_sources=["sysB"])["i1"]
     assert [c.id for c in voted.choosable] == ["sysA:i1", "traj-1"]
+
+
+def test_plain_unified_diffs_without_git_headers() -> None:
+    git = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=3)
+    plain = git.split("\n", 1)[1]  # as many SWE-bench predictions are: no `diff --git`
+    two = plain + plain.replace("m.py", "n.py")
+    assert [d.path for d in parse_diff(plain)] == ["m.py"]
+    assert [d.path for d in parse_diff(two)] == ["m.py", "n.py"]
+    assert normalised_id(plain) == normalised_id(git) != ""
+
+
+def test_tests_that_come_with_a_fix_do_not_split_it() -> None:
+    fix = _diff("pkg/m.py", ["    return x + 1"], ["    return x + 2"], start=3)
+    with_test = fix + _diff("tests/test_m.py", [], ["def test_it():", "    assert True"])
+    assert normalised_id(with_test) == normalised_id(fix)
+    only_test = _diff("tests/test_m.py", [], ["def test_it():", "    assert True"])
+    assert normalised_id(only_test) != ""  # a test-only patch is still a change
