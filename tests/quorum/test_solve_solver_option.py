@@ -1,0 +1,40 @@
+"""`quorum solve --solver`: the agentless pipeline from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from quorum.cli import app
+from tests.helpers.openai_standin import OpenAIStandIn, Reply
+from tests.sandbox.conftest import make_repo
+
+TEST = "```python\nfrom pkg.calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n```"
+FIX = "pkg/calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE"
+
+
+def test_solver_agentless_from_the_command_line(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    with OpenAIStandIn() as server:
+        server.script_for("small", Reply.text("pkg/calc.py"), Reply.text(TEST), Reply.text(FIX))
+        models = tmp_path / "models.toml"
+        models.write_text(
+            f'[models.small]\nbase_url = "{server.base_url}"\nfree = true\n'
+            'api_key_env = "QUORUM_TEST_KEY"\n'
+        )
+        result = CliRunner(env={"QUORUM_TEST_KEY": "sk-test"}).invoke(app, [
+            "solve", str(repo), "--issue", "add(1, 2) returns -1", "-n", "1",
+            "--solver", "agentless", "--model", "small", "--models-file", str(models),
+            "--sandbox", "local", "--out", str(tmp_path / "run"),
+        ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "+    return a + b" in (tmp_path / "run" / "patch.diff").read_text()
+    options = json.loads((tmp_path / "run" / "options.json").read_text())
+    assert options["rollout"]["solver"] == "agentless"
+
+
+def test_an_unknown_solver_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["solve", str(tmp_path), "--issue", "x", "--solver", "big"])
+    assert result.exit_code == 1 and "--solver must be" in result.output
