@@ -75,6 +75,7 @@ def test_batched_prefix_sharing_matches_one_by_one(tiny) -> None:
 
 @pytest.mark.slow
 @pytest.mark.embedded
+@pytest.mark.timeout(1800)  # 2 cores: loading and dequantising the GGUF alone took 7 minutes
 def test_gguf_agrees_with_llama_cpp() -> None:
     """The same GGUF weights through llama.cpp's server and transformers' dequantised
     loader: P(YES) within 0.02."""
