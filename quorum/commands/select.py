@@ -16,6 +16,7 @@ from rich.console import Console
 from quorum.paths import cache_dir
 from sandbox.errors import QuorumError
 from selection.hybrid import METHODS, SelectConfig
+from selection.matrix import PassMatrix
 from selection.metrics import evaluate, format_metrics, read_labels
 from selection.pipeline import select_group
 from selection.pool import group_by_task, load_sources
@@ -72,7 +73,10 @@ def select_command(
             abstain_on_disagreement=threshold > 0,
         )
         issues = _issues(dataset) if dataset else {}
-        selections = asyncio.run(_select_all(groups, config, verifier_model, issues, console))
+        evidence = _run_evidence(sources)
+        selections = asyncio.run(
+            _select_all(groups, config, verifier_model, issues, console, evidence)
+        )
         label_map: dict[str, bool] = {}
         for path in labels or []:
             label_map.update(read_labels(path, groups))
@@ -81,8 +85,11 @@ def select_command(
         raise typer.Exit(1) from exc
     target = out or (sources[0] if len(sources) == 1 and sources[0].is_dir() else Path("."))
     target.mkdir(parents=True, exist_ok=True)
-    payload = {tid: s.model_dump(mode="json") for tid, s in sorted(selections.items())}
-    (target / "selection.json").write_text(json.dumps(payload, indent=1))
+    if len(sources) == 1 and sources[0].is_dir() and len(selections) == 1:
+        next(iter(selections.values())).save(target / "selection.json")  # as solve writes it
+    else:
+        payload = {tid: s.model_dump(mode="json") for tid, s in sorted(selections.items())}
+        (target / "selection.json").write_text(json.dumps(payload, indent=1))
     chosen = sum(not s.abstained for s in selections.values())
     lines = [f"# Selection ({method})", "", f"instances: {len(selections)}, chosen: {chosen}, "
              f"abstained: {len(selections) - chosen}", ""]  # fmt: skip
@@ -96,9 +103,23 @@ def select_command(
         typer.echo(only.rationale)
 
 
-async def _select_all(groups, config, verifier_model, issues, console) -> dict[str, Selection]:
+def _run_evidence(sources: list[Path]) -> dict[str, PassMatrix]:
+    """A run directory's saved matrices (matrix.json, regressions.json): its selection is
+    re-run offline on the same execution evidence."""
+    found: dict[str, PassMatrix] = {}
+    for source in sources:
+        for key, name in (("repro", "matrix.json"), ("regress", "regressions.json")):
+            path = source / name
+            if source.is_dir() and path.is_file():
+                found[key] = PassMatrix.model_validate_json(path.read_text())
+    return found
+
+
+async def _select_all(
+    groups, config, verifier_model, issues, console, evidence
+) -> dict[str, Selection]:
     if not verifier_model:
-        return {tid: await select_group(g, config=config) for tid, g in groups.items()}
+        return {tid: await select_group(g, config=config, **evidence) for tid, g in groups.items()}
     from agent.llm import BudgetCaps, Ledger, LLMClient
     from quorum.models import endpoints_for
     from selection.verifier import EndpointVerifier
@@ -111,8 +132,9 @@ async def _select_all(groups, config, verifier_model, issues, console) -> dict[s
             for i, (tid, group) in enumerate(sorted(groups.items()), 1):
                 console.print(f"[{i}/{len(groups)}] {tid}")
                 out[tid] = await select_group(
-                    group, config=config, verifier=verifier, issue=issues.get(tid, "")
-                )
+                    group, config=config, verifier=verifier, issue=issues.get(tid, ""),
+                    **evidence,
+                )  # fmt: skip
     return out
 
 

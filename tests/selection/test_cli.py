@@ -81,3 +81,21 @@ def test_verifier_serve_flags_and_missing_vllm() -> None:
     if importlib.util.find_spec("vllm") is None:
         result = runner.invoke(app, ["verifier", "serve", "org/judge"])
         assert result.exit_code == 1 and "vLLM is not installed" in result.output
+
+
+def test_select_reruns_a_run_directory_on_its_saved_matrix(tmp_path: Path) -> None:
+    from envs.candidate import Candidate
+    from selection.matrix import ORIGINAL, Cell, PassMatrix
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cands = [Candidate(id=i, task_id="t", patch=_patch(b)) for i, b in (("a", "1"), ("b", "2"))]
+    (run / "candidates.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in cands))
+    rows = {ORIGINAL: False, "a": False, "b": True}
+    PassMatrix(candidate_ids=list(rows), test_ids=["t1"],
+               cells={c: {"t1": Cell(passed=p)} for c, p in rows.items()}).save(
+        run / "matrix.json")  # fmt: skip
+    result = CliRunner().invoke(app, ["select", str(run), "--method", "weighted"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((run / "selection.json").read_text())
+    assert saved["chosen"] == "b" and saved["signals"]["tests"] == {"a": 0.0, "b": 1.0}
