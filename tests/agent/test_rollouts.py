@@ -67,7 +67,7 @@ def test_test_writers_add_tests_but_no_candidates(task, tmp_path: Path) -> None:
     matrix = json.loads((tmp_path / "run" / "matrix.json").read_text())
     assert writer.test.id in matrix["test_ids"] and len(matrix["test_ids"]) == 2
     assert writer.id not in outcome.selection.scores  # tests only; it is not a candidate
-    assert outcome.selection.scores[outcome.selection.chosen] == 2
+    assert outcome.selection.signals["tests"][outcome.selection.chosen] == 2
 
 
 def test_an_interrupted_run_resumes_without_redoing_finished_work(task, tmp_path: Path) -> None:
