@@ -41,7 +41,9 @@ def diff_against(sandbox: Sandbox, base_commit: str) -> str:
 set -e
 idx=$(mktemp)
 trap 'rm -f "$idx"' EXIT
-cp "$({GIT} rev-parse --git-dir)/index" "$idx" 2>/dev/null || true
+# -p keeps the index's mtime: git then still re-reads files changed in the same second as
+# the index was written ("racily clean"); a fresh mtime would let a same-size edit hide.
+cp -p "$({GIT} rev-parse --git-dir)/index" "$idx" 2>/dev/null || true
 export GIT_INDEX_FILE="$idx"
 {GIT} add -A
 {GIT} diff --cached --binary --no-color --no-ext-diff {shlex.quote(base_commit)}

@@ -102,6 +102,14 @@ def test_diff_covers_edits_and_new_files(sandbox: Sandbox) -> None:
     assert sandbox.exec("git status --porcelain", timeout=30).stdout.count("??") == 1
 
 
+def test_diff_sees_a_same_size_edit_made_right_after_checkout(sandbox: Sandbox) -> None:
+    # Same size, same second as the index was written: only a content check can see it.
+    assert sandbox.exec("git checkout -q -f HEAD~0 && git update-index --refresh -q", timeout=30).ok
+    sandbox.write_file("pkg/calc.py", "def add(a, b):\n    return b + a\n")
+    time.sleep(1.1)  # the diff happens in a later second than the edit
+    assert "+    return b + a" in sandbox.diff()
+
+
 def test_patch_from_one_sandbox_applies_to_another(sandbox: Sandbox, repo) -> None:
     sandbox.write_file("pkg/calc.py", "def add(a, b):\n    return a + b\n")
     sandbox.write_file("new.txt", "new\n")
