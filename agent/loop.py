@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent import history, prompts
 from agent.exits import (
     BudgetStop,
-    ExitRecord,
     FormatLimit,
     StepLimit,
     Submitted,
@@ -78,7 +77,7 @@ async def run_trajectory(
     window = client.config.context_window or limits.context_window
     deadline = time.monotonic() + limits.max_wall_s
     bad_replies = 0
-    try:
+    with traj.recording(out_dir):
         for index in range(1, limits.max_steps + 1):
             if time.monotonic() > deadline:
                 raise TimeLimit(f"wall time over {limits.max_wall_s:.0f}s", step=index)
@@ -100,17 +99,6 @@ async def run_trajectory(
             if end is not None:
                 raise end
         raise StepLimit(f"no submission after {limits.max_steps} steps", step=limits.max_steps)
-    except TrajectoryExit as end:
-        traj.exit = end.record
-    except BudgetExhausted as exc:
-        traj.exit = ExitRecord(status="budget_exhausted", reason=str(exc), step=len(traj.steps))
-    except Exception as exc:  # a model or sandbox failure ends this trajectory, not the run
-        traj.exit = ExitRecord(
-            status="crashed", reason=f"{type(exc).__name__}: {exc}", step=len(traj.steps)
-        )
-    finally:  # a cancelled trajectory is saved without an exit, so a resume restarts it
-        traj.finished_at = time.time()
-        traj.save(out_dir)
     return traj
 
 

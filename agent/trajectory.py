@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.exits import ExitRecord
+from agent.exits import ExitRecord, TrajectoryExit
+from agent.llm.errors import BudgetExhausted
 
 
 class Step(BaseModel):
@@ -59,6 +63,25 @@ class Trajectory(BaseModel):
     @property
     def finished(self) -> bool:
         return self.exit is not None
+
+    @contextlib.contextmanager
+    def recording(self, directory: Path) -> Iterator[None]:
+        """Around a solver's work: how it ended becomes the exit record (a model or sandbox
+        failure ends this trajectory, not the run), and the record is saved in any case.
+        A cancelled trajectory is saved without an exit, so a resume restarts it."""
+        try:
+            yield
+        except TrajectoryExit as end:
+            self.exit = end.record
+        except BudgetExhausted as exc:
+            self.exit = ExitRecord(status="budget_exhausted", reason=str(exc), step=len(self.steps))
+        except Exception as exc:
+            self.exit = ExitRecord(
+                status="crashed", reason=f"{type(exc).__name__}: {exc}", step=len(self.steps)
+            )
+        finally:
+            self.finished_at = time.time()
+            self.save(directory)
 
     def save(self, directory: Path) -> Path:
         """Atomic write: a crash mid-write leaves the previous step's record, not half a file."""

@@ -23,7 +23,7 @@ from agent.agentless.edits import (
 )
 from agent.agentless.replies import listed_names, listed_paths, main_code, search_replace_blocks
 from agent.agentless.repomap import FileEntry, RepoMap, build_map, keyword_rank
-from agent.exits import BudgetStop, ExitRecord, FormatLimit, Submitted, TrajectoryExit
+from agent.exits import BudgetStop, FormatLimit, Submitted
 from agent.llm.client import LLMClient
 from agent.llm.errors import BudgetExhausted
 from agent.trajectory import Step, Trajectory, TrajectorySpec
@@ -51,19 +51,8 @@ async def run_agentless(
     sandbox failure (the exit record says how it ended) and saves after every step."""
     traj = Trajectory(spec=spec, started_at=time.time())
     run = _Run(spec, task, sandbox, client, config, traj, out_dir, on_step)
-    try:
+    with traj.recording(out_dir):
         await run.go(previous)
-    except TrajectoryExit as end:
-        traj.exit = end.record
-    except BudgetExhausted as exc:
-        traj.exit = ExitRecord(status="budget_exhausted", reason=str(exc), step=len(traj.steps))
-    except Exception as exc:  # a model or sandbox failure ends this trajectory, not the run
-        traj.exit = ExitRecord(
-            status="crashed", reason=f"{type(exc).__name__}: {exc}", step=len(traj.steps)
-        )
-    finally:  # a cancelled trajectory is saved without an exit, so a resume restarts it
-        traj.finished_at = time.time()
-        traj.save(out_dir)
     return traj
 
 

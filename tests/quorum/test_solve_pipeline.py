@@ -13,39 +13,12 @@ from agent.llm import ModelConfig
 from agent.rollout import RolloutConfig
 from envs.sources.local import task_from_local
 from quorum.solve import SolveOptions, solve
+from tests.agent.scripted import solver_script
 from tests.helpers.openai_standin import OpenAIStandIn, Reply
 from tests.sandbox.conftest import make_repo
 
 pytestmark = pytest.mark.docker
 ISSUE = "add(1, 2) returns -1 instead of 3: pkg.calc.add subtracts."
-RUN_TEST = {"command": "python -m pytest -q -p no:cacheprovider test_repro_issue.py"}
-
-
-def _solver(test_body: str, fix: str) -> list[Reply]:
-    test = f"from pkg.calc import add\n\n\ndef test_issue():\n    assert {test_body}\n"
-    return [
-        Reply.tool_call("view", {"path": "pkg/calc.py"}, call_id="c1"),
-        Reply.tool_call(
-            "edit",
-            {"command": "create", "path": "test_repro_issue.py", "file_text": test},
-            call_id="c2",
-        ),
-        Reply.tool_call("bash", RUN_TEST, call_id="c3"),
-        Reply.tool_call(
-            "edit",
-            {
-                "command": "str_replace",
-                "path": "pkg/calc.py",
-                "old_str": "return a - b",
-                "new_str": f"return {fix}",
-            },
-            call_id="c4",
-        ),
-        Reply.tool_call("bash", RUN_TEST, call_id="c5"),
-        Reply.tool_call("submit", {"summary": f"add now returns {fix}"}, call_id="c6"),
-    ]
-
-
 def _model(name: str, server: OpenAIStandIn) -> ModelConfig:
     return ModelConfig(name=name, base_url=server.base_url, api_key_env=None, free=True)
 
@@ -56,9 +29,9 @@ def test_the_correct_patch_is_chosen(tmp_path: Path) -> None:
         update={"setup": ["pip install -q pytest"]}
     )
     with OpenAIStandIn() as server:
-        server.script_for("good-a", *_solver("add(1, 2) == 3", "a + b"))
-        server.script_for("good-b", *_solver("add(5, 5) == 10", "b + a"))
-        server.script_for("wrong", *_solver("add(2, 2) == 4", "a * b"))
+        server.script_for("good-a", *solver_script("add(1, 2) == 3", "a + b"))
+        server.script_for("good-b", *solver_script("add(5, 5) == 10", "b + a"))
+        server.script_for("wrong", *solver_script("add(2, 2) == 4", "a * b"))
         server.script_for("crash", Reply.error(400, "the model fell over", err_type="invalid"))
         names = ["good-a", "wrong", "good-b", "crash"]
         endpoints = [_model(name, server).resolve({}) for name in names]
@@ -90,6 +63,6 @@ def test_the_correct_patch_is_chosen(tmp_path: Path) -> None:
     lines = (run / "candidates.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["id"] for line in lines) == sorted(by_id)
     assert "hidden" not in json.loads((run / "task.json").read_text())
-    assert outcome.cost.total.calls == 18  # 3 solvers x 6 steps; the 400 was not billed
+    assert outcome.cost.total.calls == 15  # 3 solvers x 5 steps; the 400 was not billed
     crash = next(c for c in by_id.values() if c.model == "crash")
     assert crash.cost_usd == 0 and crash.patch == ""
