@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from envs.instances import Instance
 from envs.log_parsers import parse_log
 from envs.specs import ACTIVATE, EnvSpec
+from sandbox.errors import SandboxError
 from sandbox.protocol import Sandbox
 
 Status = Literal[
@@ -148,7 +149,13 @@ def _put(sandbox: Sandbox, text: str, name: str) -> str:
     if not text.endswith("\n"):
         text += "\n"
     rel = f".quorum-{name}-{uuid.uuid4().hex[:8]}.diff"
-    sandbox.write_file(rel, text)
+    try:
+        sandbox.write_file(rel, text)
+    except SandboxError:
+        # Seen once on a loaded host: a container's first exec answered nothing. A second
+        # try costs little; a real failure still raises and marks the instance `error`.
+        time.sleep(1)
+        sandbox.write_file(rel, text)
     target = f"/tmp/{rel[1:]}"
     sandbox.exec(f"mv {rel} {target}", timeout=60)
     return target
