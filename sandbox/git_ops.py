@@ -25,6 +25,11 @@ fi
 """
 
 GIT_TIMEOUT_S = 120
+# What running code leaves behind is never part of a change, .gitignore or not.
+_NOT_WORK = " ".join(
+    f"':(exclude,glob){pattern}'"
+    for pattern in ("**/__pycache__/**", "**/*.py[co]", "**/.pytest_cache/**")
+)
 
 
 def read_base_commit(sandbox: Sandbox) -> str:
@@ -45,7 +50,7 @@ trap 'rm -f "$idx"' EXIT
 # the index was written ("racily clean"); a fresh mtime would let a same-size edit hide.
 cp -p "$({GIT} rev-parse --git-dir)/index" "$idx" 2>/dev/null || true
 export GIT_INDEX_FILE="$idx"
-{GIT} add -A
+{GIT} add -A -- . {_NOT_WORK}
 {GIT} diff --cached --binary --no-color --no-ext-diff {shlex.quote(base_commit)}
 """
     result = sandbox.exec(script, timeout=GIT_TIMEOUT_S)

@@ -102,6 +102,15 @@ def test_diff_covers_edits_and_new_files(sandbox: Sandbox) -> None:
     assert sandbox.exec("git status --porcelain", timeout=30).stdout.count("??") == 1
 
 
+def test_diff_leaves_out_bytecode_and_caches(sandbox: Sandbox) -> None:
+    for junk in ("pkg/__pycache__/calc.cpython-311.pyc", "top.pyc", ".pytest_cache/v/x"):
+        sandbox.write_file(junk, b"\x00junk")
+    sandbox.write_file("pkg/calc.py", "def add(a, b):\n    return a + b\n")
+    diff = sandbox.diff()
+    assert "pkg/calc.py" in diff
+    assert "__pycache__" not in diff and ".pyc" not in diff
+
+
 def test_diff_sees_a_same_size_edit_made_right_after_checkout(sandbox: Sandbox) -> None:
     # Same size, same second as the index was written: only a content check can see it.
     assert sandbox.exec("git checkout -q -f HEAD~0 && git update-index --refresh -q", timeout=30).ok
