@@ -35,9 +35,10 @@ def demo_command(
     models_file: Annotated[Path | None, typer.Option(help="TOML [models.NAME] settings.")] = None,
     solver: Annotated[
         str,
-        typer.Option(help="agent, agentless (the fixed pipeline small models keep to), or "
+        typer.Option(help="agentless (default: the fixed pipeline the small embedded model "
+                     "keeps to; in the agent loop it rarely produces a patch), agent, or "
                      "mixed (they alternate)."),
-    ] = "agent",
+    ] = "agentless",
     sandbox: Annotated[str, typer.Option(help="docker, or local (no isolation).")] = "docker",
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
     history: Annotated[
