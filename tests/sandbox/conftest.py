@@ -10,9 +10,6 @@ import docker
 import pytest
 
 from sandbox.config import DockerSandboxConfig, SnapshotSpec
-from sandbox.docker_client import connect
-from sandbox.errors import EngineUnavailable
-from sandbox.images import ensure_base_image
 from sandbox.local import LocalSandbox
 from sandbox.protocol import Sandbox
 from sandbox.provider import DockerProvider
@@ -36,21 +33,6 @@ def make_repo(root: Path) -> Path:
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Read-only source repository; session-scoped so its snapshot is built once."""
     return make_repo(tmp_path_factory.mktemp("source") / "repo")
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = connect()
-    except EngineUnavailable as exc:  # a failure, not a skip: `make test` provides the engine
-        pytest.fail(f"Docker tests need an engine: {exc}")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def base_image(docker_client: docker.DockerClient) -> str:
-    return ensure_base_image(docker_client, "bookworm")
 
 
 @pytest.fixture

@@ -11,9 +11,6 @@ import pytest
 
 from agent.tools import Submitted, ToolError
 from sandbox.config import DockerSandboxConfig, SnapshotSpec
-from sandbox.docker_client import connect
-from sandbox.errors import EngineUnavailable
-from sandbox.images import ensure_base_image
 from sandbox.protocol import Sandbox
 from sandbox.provider import DockerProvider
 from tests.agent.tools.conftest import caller
@@ -22,20 +19,10 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = connect()
-    except EngineUnavailable as exc:  # a failure, not a skip: `make test` provides the engine
-        pytest.fail(f"Docker tests need an engine: {exc}")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def snapshot(docker_client: docker.DockerClient, source_repo: Path) -> str:
-    base = ensure_base_image(docker_client, "bookworm")
-    return DockerProvider(docker_client).snapshot(SnapshotSpec(base_image=base,
-                                                               source=source_repo))
+def snapshot(docker_client: docker.DockerClient, base_image: str, source_repo: Path) -> str:
+    return DockerProvider(docker_client).snapshot(
+        SnapshotSpec(base_image=base_image, source=source_repo)
+    )
 
 
 @pytest.fixture
