@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from agent.redact import redact
 from agent.trajectory import Trajectory
 from envs.candidate import Candidate
 
@@ -19,7 +20,7 @@ class RunStore:
 
     def add_candidate(self, candidate: Candidate) -> None:
         """Append one line; a line is whole or absent, so a crash loses at most the last."""
-        line = candidate.model_dump_json() + "\n"
+        line = redact(candidate.model_dump_json()) + "\n"
         with self._lock, self.candidates_file.open("a") as out:
             out.write(line)
             out.flush()
@@ -41,7 +42,7 @@ class RunStore:
 
     def rewrite_candidates(self, candidates: list[Candidate]) -> None:
         tmp = self.candidates_file.with_suffix(".tmp")
-        tmp.write_text("".join(c.model_dump_json() + "\n" for c in candidates))
+        tmp.write_text("".join(redact(c.model_dump_json()) + "\n" for c in candidates))
         tmp.replace(self.candidates_file)
 
     def finished_trajectory(self, trajectory_id: str) -> Trajectory | None:

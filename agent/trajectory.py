@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.exits import ExitRecord, TrajectoryExit
 from agent.llm.errors import BudgetExhausted
+from agent.redact import redact
 
 
 class Step(BaseModel):
@@ -89,7 +90,7 @@ class Trajectory(BaseModel):
         target = directory / f"{self.id}.json"
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.id}.", suffix=".tmp")
         with os.fdopen(fd, "w") as out:
-            out.write(self.model_dump_json(indent=1))
+            out.write(redact(self.model_dump_json(indent=1)))
         os.replace(tmp, target)
         return target
 
