@@ -7,7 +7,7 @@ import pytest
 from envs.candidate import Candidate, ReproTest
 from sandbox.local import LocalSandbox
 from selection.matrix import ORIGINAL, build_matrix
-from selection.pooled import select_pooled
+from selection.pooled import rank_by_pooled
 from tests.sandbox.conftest import make_repo
 
 
@@ -71,18 +71,14 @@ def test_matrix_rows_are_keyed_by_candidate_and_test(outcome) -> None:
     assert "stale" in matrix.patch_errors and "does not apply" in matrix.patch_errors["stale"]
 
 
-def test_pooled_selection_prefers_most_tests_then_cost_then_id(outcome) -> None:
+def test_ranking_prefers_most_tests_then_cost_then_id(outcome) -> None:
     candidates, _, matrix = outcome
-    selection = select_pooled("t", candidates, matrix)
-    assert selection.chosen == "good"  # ties with good-again, which cost more
-    assert selection.scores == {"good": 2, "wrong": 1, "good-again": 2, "stale": 0}
-    assert selection.evidence["tied_with"] == ["good-again"]
-    assert selection.confidence == pytest.approx(2 / 3)
-
-
-def test_abstains_without_evidence(outcome) -> None:
-    candidates, _, matrix = outcome
-    only_wrong = [c for c in candidates if c.id in ("stale", "empty")]
-    selection = select_pooled("t", only_wrong, matrix)
-    assert selection.abstained and "no candidate passes" in selection.rationale
-    assert select_pooled("t", [candidates[-1]], matrix).abstained
+    ranked = rank_by_pooled(candidates, matrix)
+    assert [c.id for c in ranked] == ["good", "good-again", "wrong", "stale"]  # good is cheaper
+    assert {c.id: c.scores["pooled_tests_passed"] for c in ranked} == {
+        "good": 2,
+        "good-again": 2,
+        "wrong": 1,
+        "stale": 0,
+    }
+    assert "empty" not in {c.id for c in ranked}  # no patch, nothing to rank
