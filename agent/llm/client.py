@@ -25,6 +25,7 @@ from typing import Any
 import httpx2
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
 
 from agent.llm.config import Endpoint
 from agent.llm.errors import (
@@ -126,7 +127,7 @@ class LLMClient:
         if seed is not None:
             request["seed"] = seed
         if extra_body:
-            request["extra_body"] = dict(extra_body)
+            request.update(extra_body)  # server-specific fields travel in the JSON body
         prompt_bound = prompt_token_bound(request["messages"], tool_schemas)
         wanted = max_tokens or self.config.max_output_tokens
         if self.config.context_window is not None:  # never ask for more than can exist
@@ -170,7 +171,11 @@ class LLMClient:
             try:
                 # A hard bound on the whole attempt: httpx's timeouts are per read.
                 async with asyncio.timeout(timeout):
-                    raw = await self._sdk.chat.completions.create(**send)
+                    # post() rather than chat.completions.create(): create() walks every
+                    # message through the SDK's TypedDict transform, which cost more CPU
+                    # than the rest of a step (rollout_bench); our bodies are plain JSON.
+                    raw = await self._sdk.post("/chat/completions", body=send,
+                                               cast_to=ChatCompletion)
             except (TimeoutError, openai.APITimeoutError) as e:
                 self.ledger.release(res, billed=True)  # the server may have done the work
                 closed = True

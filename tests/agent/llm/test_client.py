@@ -76,6 +76,14 @@ async def test_max_tokens_param_and_options_are_sent(standin: OpenAIStandIn,
     assert (body["temperature"], body["seed"], body["stop"]) == (0.3, 5, ["END"])
 
 
+async def test_extra_body_fields_are_sent_at_the_top_level(standin: OpenAIStandIn,
+                                                           make_client: MakeClient):
+    await make_client().complete(MSGS, caller="agent", extra_body={"top_k": 20})
+    body = standin.requests[-1].body
+    assert body["top_k"] == 20 and "extra_body" not in body
+    assert body["messages"] == MSGS
+
+
 async def test_logprobs_yes_no_score(standin: OpenAIStandIn, make_client: MakeClient):
     client = make_client()
     standin.script(Reply.yes_no(0.6, 0.2, others={"Maybe": 0.1}))
