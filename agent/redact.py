@@ -7,18 +7,18 @@ from __future__ import annotations
 import re
 
 REDACTED = "[REDACTED]"
-_PATTERNS = [
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-    re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"),  # OpenAI, Anthropic
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub tokens
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{30,}"),
-    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),  # Hugging Face
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"(?i)(authorization:\s*bearer\s+)[A-Za-z0-9._~+/=-]{16,}"),
+_SHAPES = [
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----",
+    r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",  # OpenAI, Anthropic
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub tokens
+    r"\bgithub_pat_[A-Za-z0-9_]{30,}",
+    r"\bhf_[A-Za-z0-9]{30,}",  # Hugging Face
+    r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key ids
+    r"(?i:(?P<bearer>authorization:\s*bearer\s+)[A-Za-z0-9._~+/=-]{16,})",
 ]
+# One pass over the text: a trajectory is redacted each time it is saved, after every step.
+_SECRET = re.compile("|".join(_SHAPES), re.S)
 
 
 def redact(text: str) -> str:
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + REDACTED if m.re.groups else REDACTED, text)
-    return text
+    return _SECRET.sub(lambda m: (m.group("bearer") or "") + REDACTED, text)

@@ -21,8 +21,10 @@ from agent.store import RunStore
 from agent.tools import Tool
 from agent.trajectory import Trajectory, TrajectorySpec
 from envs.candidate import Candidate
+from envs.gitcmd import git
 from envs.task import Task
 from sandbox.protocol import Sandbox
+from sandbox.starting import StartingSandbox
 
 SandboxFactory = Callable[[], Sandbox]
 # Picks the candidates a later round is shown, given the last round's candidates.
@@ -99,13 +101,15 @@ async def run_rollouts(
     events = events or RolloutEvents()
     # Sandbox work runs in threads (asyncio.to_thread). The default pool has cpu+4 threads;
     # on a small machine that, not the model, would cap how many trajectories progress.
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=4 * config.concurrency + 4, thread_name_prefix="quorum")
-    )
+    pool = ThreadPoolExecutor(max_workers=4 * config.concurrency + 4, thread_name_prefix="quorum")
+    asyncio.get_running_loop().set_default_executor(pool)
     by_model = {client.config.name: client for client in clients}
     models = [client.config.name for client in clients]
-    summary = await asyncio.to_thread(_repo_summary, start_sandbox)
+    summary = await asyncio.to_thread(repo_summary, task)
     gate = asyncio.Semaphore(config.concurrency)
+    # Sandboxes start ahead of their trajectory (up to one extra wave), so a trajectory
+    # that gets a slot finds its container up, or at least on its way.
+    warm = asyncio.Semaphore(2 * config.concurrency)
     done = store.candidates()
     all_candidates: list[Candidate] = []
     previous: list[Candidate] = []
@@ -115,20 +119,20 @@ async def run_rollouts(
         async def one(spec: TrajectorySpec, shown: list[Candidate]) -> Candidate | None:
             if spec.id in done and store.finished_trajectory(spec.id):
                 return done[spec.id]  # resumed: this trajectory already finished
-            async with gate:
-                events.started(spec)
-                return await _trajectory(
-                    spec,
-                    task,
-                    by_model[spec.model],
-                    tools,
-                    start_sandbox,
-                    store,
-                    config,
-                    summary,
-                    shown,
-                    events,
-                )
+            async with warm:
+                sandbox = StartingSandbox.begin(start_sandbox, pool)
+                try:
+                    async with gate:
+                        events.started(spec)
+                        traj, candidate = await _trajectory(
+                            spec, task, by_model[spec.model], tools, sandbox, start_sandbox,
+                            store, config, summary, shown, events,
+                        )  # fmt: skip
+                finally:  # outside the gate: the next trajectory need not wait for this
+                    await asyncio.to_thread(sandbox.close)
+            store.add_candidate(candidate)
+            events.finished(traj, candidate)
+            return candidate
 
         results = await asyncio.gather(*(one(spec, previous) for spec in specs))
         round_candidates = [c for c in results if c is not None]
@@ -143,39 +147,34 @@ async def _trajectory(
     task: Task,
     client: LLMClient,
     tools: Sequence[Tool],
+    sandbox: Sandbox,
     start_sandbox: SandboxFactory,
     store: RunStore,
     config: RolloutConfig,
     summary: str,
     previous: list[Candidate],
     events: RolloutEvents,
-) -> Candidate | None:
+) -> tuple[Trajectory, Candidate]:
     hook: StepHook = events.step
-    sandbox = await asyncio.to_thread(start_sandbox)
-    try:
-        if spec.solver == "agentless":
-            traj = await run_agentless(
-                spec, task, sandbox, client, config=config.agentless,
-                out_dir=store.trajectories, previous=previous, on_step=hook,
-            )  # fmt: skip
-        else:
-            traj = await run_trajectory(
-                spec, task, sandbox, client, tools,
-                limits=config.limits, repo_summary=summary, out_dir=store.trajectories,
-                previous=previous, on_step=hook,
-            )  # fmt: skip
-        candidate = await asyncio.to_thread(build_candidate, traj, sandbox, start_sandbox)
-    finally:
-        await asyncio.to_thread(sandbox.close)
-    store.add_candidate(candidate)
-    events.finished(traj, candidate)
-    return candidate
+    if spec.solver == "agentless":
+        traj = await run_agentless(
+            spec, task, sandbox, client, config=config.agentless,
+            out_dir=store.trajectories, previous=previous, on_step=hook,
+        )  # fmt: skip
+    else:
+        traj = await run_trajectory(
+            spec, task, sandbox, client, tools,
+            limits=config.limits, repo_summary=summary, out_dir=store.trajectories,
+            previous=previous, on_step=hook,
+        )  # fmt: skip
+    return traj, await asyncio.to_thread(build_candidate, traj, sandbox, start_sandbox)
 
 
-def _repo_summary(start_sandbox: SandboxFactory, limit: int = 200) -> str:
-    """The file list, shared by every trajectory's prompt (part of the cached prefix)."""
-    with start_sandbox() as box:
-        files = box.exec("git ls-files", timeout=60).stdout.splitlines()
+def repo_summary(task: Task, limit: int = 200) -> str:
+    """The file list at the base commit, shared by every trajectory's prompt (part of the
+    cached prefix). Read from the host repository: no sandbox needs to be up for it."""
+    listing = git("ls-tree", "-r", "--name-only", task.base_commit or "HEAD", cwd=task.repo)
+    files = listing.splitlines()
     shown = "\n".join(files[:limit])
     more = f"\n... and {len(files) - limit} more files" if len(files) > limit else ""
     return f"Files in the repository:\n{shown}{more}"

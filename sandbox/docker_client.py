@@ -17,13 +17,18 @@ ENGINE_HINT = (
 )
 
 
+# One client serves every sandbox of a run; docker-py's default pool of 10 connections
+# would open and drop a connection per call beyond that many concurrent calls.
+POOL_SIZE = 64
+
+
 def connect(base_url: str | None = None, *, timeout: float = 120) -> docker.DockerClient:
     """A client for the engine at `base_url` (default: DOCKER_HOST or the local socket)."""
     try:
         client = (
-            docker.DockerClient(base_url=base_url, timeout=timeout)
+            docker.DockerClient(base_url=base_url, timeout=timeout, max_pool_size=POOL_SIZE)
             if base_url
-            else docker.from_env(timeout=timeout)
+            else docker.from_env(timeout=timeout, max_pool_size=POOL_SIZE)
         )
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:

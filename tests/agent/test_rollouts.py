@@ -93,3 +93,14 @@ def test_an_interrupted_run_resumes_without_redoing_finished_work(task, tmp_path
         assert len(_requests_for(server, "b")) == 5  # b was unfinished: run again
     by_id = {c.id: c for c in outcome.candidates}
     assert "return b + a" in by_id["r0-t1"].patch and "return a + b" in by_id["r0-t0"].patch
+
+
+def test_repo_summary_lists_the_base_commit_not_the_working_tree(task, tmp_path: Path) -> None:
+    from agent.rollout import repo_summary
+
+    (Path(task.repo) / "untracked.py").write_text("x = 1\n")  # not in any commit
+    summary = repo_summary(task)
+    assert summary.splitlines() == [
+        "Files in the repository:", "README.md", "pkg/__init__.py", "pkg/calc.py"
+    ]
+    assert "and 1 more files" in repo_summary(task, limit=2)
