@@ -20,7 +20,9 @@ from envs.gitcmd import commit_all
 from envs.instances import Instance
 from envs.repos import find_mirror, is_local_path
 from envs.requirements import requirements_at
-from envs.specs import ACTIVATE, VENV, EnvSpec
+from envs.sources.swebench import task_from_instance
+from envs.specs import ACTIVATE, VENV, EnvSpec, spec_for
+from envs.task import Task
 from sandbox.config import SnapshotSpec
 from sandbox.errors import QuorumError
 from sandbox.images import ensure_base_image
@@ -41,7 +43,7 @@ class EnvironmentBuilder:
     """Builds (or finds) the image an instance is graded or solved in. Thread-safe: two
     workers asking for the same environment wait for one build."""
 
-    def __init__(self, provider: DockerProvider, *, cache_dir: Path,
+    def __init__(self, provider: DockerProvider | None, *, cache_dir: Path,
                  mirror_dir: Path | None = None, ca_bundle: Path | None = None,
                  setup_timeout_s: float = 1800) -> None:
         self.provider = provider
@@ -51,6 +53,13 @@ class EnvironmentBuilder:
         self.setup_timeout_s = setup_timeout_s
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    @property
+    def _docker(self) -> DockerProvider:
+        if self.provider is None:
+            raise QuorumError("building an environment image needs Docker",
+                              hint="run with --sandbox docker")
+        return self.provider
 
     def instance_image(self, instance: Instance, spec: EnvSpec, log: Path) -> str:
         if not spec.supported:
@@ -63,8 +72,8 @@ class EnvironmentBuilder:
                 env_image = self._locked(f"env-{spec.key}",
                                          lambda: self.env_image(instance, spec, source, say))
                 setup = [f"{ACTIVATE} && {cmd}" for cmd in [*spec.pre_install, spec.install]
-                         if cmd]
-                return self._locked(instance.instance_id, lambda: self.provider.snapshot(
+                         if cmd] + _venv_on_path()
+                return self._locked(instance.instance_id, lambda: self._docker.snapshot(
                     SnapshotSpec(base_image=env_image, source=source,
                                  commit=instance.base_commit, setup=setup,
                                  ca_bundle=self.ca_bundle,
@@ -77,11 +86,11 @@ class EnvironmentBuilder:
 
     def env_image(self, instance: Instance, spec: EnvSpec, source: Path,
                   say: Callable[[str], None]) -> str:
-        base = ensure_base_image(self.provider.client, spec.suite, progress=say)
+        base = ensure_base_image(self._docker.client, spec.suite, progress=say)
         # The image holds no repository: the instance layer brings its own.
         commands = [*env_commands(instance, spec, source),
                     "rm -rf /workspace /tmp/requirements.txt && mkdir -p /workspace"]
-        return self.provider.snapshot(
+        return self._docker.snapshot(
             SnapshotSpec(base_image=base, source=self._empty_repo(), setup=commands,
                          ca_bundle=self.ca_bundle, setup_timeout_s=self.setup_timeout_s),
             progress=say)
@@ -92,10 +101,16 @@ class EnvironmentBuilder:
         plain commands run in the right environment."""
         source = self.source_repo(instance)
         install = [f"{ACTIVATE} && {cmd}" for cmd in [*spec.pre_install, spec.install] if cmd]
-        wrappers = [f"printf '#!/bin/sh\\nexec {VENV}/bin/{tool} \"$@\"\\n' "
-                    f"> /usr/local/bin/{tool} && chmod +x /usr/local/bin/{tool}"
-                    for tool in ("python", "pip", "pytest")]
-        return [*env_commands(instance, spec, source), *install, *wrappers]
+        return [*env_commands(instance, spec, source), *install, *_venv_on_path()]
+
+    def solve_task(self, instance: Instance, log: Path) -> Task:
+        """The task an agent solves this instance in: sandboxes start from the instance
+        image (built once and shared with grading), the repository on this host."""
+        spec = spec_for(instance)
+        image = self.instance_image(instance, spec, log)
+        return task_from_instance(instance, repo=str(self.source_repo(instance))).model_copy(
+            update={"image": image, "base_image_suite": spec.suite,
+                    "test_command": spec.test_cmd})
 
     def source_repo(self, instance: Instance) -> Path:
         """A git repository on this host holding the base commit: the mirror, the local
@@ -131,6 +146,14 @@ class EnvironmentBuilder:
     def _locked(self, key: str, build: Callable[[], str]) -> str:
         with self._lock_for(key):
             return build()
+
+
+def _venv_on_path() -> list[str]:
+    """`python`/`pip`/`pytest` resolve to the environment's venv, so an agent's plain
+    commands run where the repository's dependencies are."""
+    return [f"printf '#!/bin/sh\\nexec {VENV}/bin/{tool} \"$@\"\\n' "
+            f"> /usr/local/bin/{tool} && chmod +x /usr/local/bin/{tool}"
+            for tool in ("python", "pip", "pytest")]
 
 
 def _writer(out) -> Callable[[str], None]:

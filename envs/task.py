@@ -34,6 +34,11 @@ class Task(BaseModel):
     setup: list[str] = Field(
         default_factory=list, description="shell commands that prepare the environment"
     )
+    image: str | None = Field(
+        None,
+        description="a prepared Docker image (repository at the base commit, environment "
+        "installed) to start sandboxes from, instead of building a snapshot with `setup`",
+    )
     test_command: str = Field(
         "python -m pytest -q", description="how the repository's own tests are run"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from envs.task import Task
-from sandbox.config import HOST_CA_BUNDLE, DockerSandboxConfig, SnapshotSpec
+from sandbox.config import DockerSandboxConfig, SnapshotSpec, default_ca_bundle
 from sandbox.errors import QuorumError
 from sandbox.images import ensure_base_image
 from sandbox.local import LocalSandbox
@@ -43,12 +43,13 @@ def sandbox_factory(
         yield lambda: LocalSandbox(repo, commit=task.base_commit, warn=False)
         return
     provider = DockerProvider.connect(run_id=run_id)
-    bundle = ca_bundle if ca_bundle is not None else _default_bundle()
+    bundle = ca_bundle if ca_bundle is not None else default_ca_bundle()
     with close_on_signals_if_main(provider):
-        base = ensure_base_image(provider.client, task.base_image_suite, progress=progress)
-        snapshot = provider.snapshot(
+        snapshot = task.image or provider.snapshot(
             SnapshotSpec(
-                base_image=base,
+                base_image=ensure_base_image(
+                    provider.client, task.base_image_suite, progress=progress
+                ),
                 source=repo,
                 commit=task.base_commit or "HEAD",
                 setup=task.setup,
@@ -61,11 +62,6 @@ def sandbox_factory(
             yield lambda: provider.start(config)
         finally:
             provider.close_all()
-
-
-def _default_bundle() -> Path | None:
-    # PyPI inside a container only works with the host's CA bundle on some networks.
-    return HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
 
 
 @contextmanager

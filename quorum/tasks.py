@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from envs.environment import EnvironmentBuilder
+from envs.instances import load_instances, select
 from envs.sources.github import task_from_github
 from envs.sources.local import task_from_local
-from envs.sources.swebench import task_from_swebench
+from envs.sources.swebench import task_from_instance
 from envs.task import Task
+from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
+from sandbox.provider import DockerProvider
 
 
 def resolve_task(
@@ -24,7 +28,12 @@ def resolve_task(
     environ: Mapping[str, str],
     github_api: str | None = None,
     repo_mirror: Path | None = None,
+    sandbox: str = "docker",
+    log_dir: Path | None = None,
 ) -> Task:
+    """`workdir` holds clones (SWE-bench instances go next to it, in instances/); with
+    Docker an instance is solved in its environment image, built once and shared with
+    grading, whose build log goes to `log_dir`."""
     if target.startswith(("http://", "https://")):
         return task_from_github(
             target,
@@ -34,7 +43,8 @@ def resolve_task(
             mirror_dir=repo_mirror,
         )
     if dataset is not None:
-        return task_from_swebench(target, dataset)
+        return _instance_task(target, dataset, sandbox=sandbox, workdir=workdir,
+                              repo_mirror=repo_mirror, log_dir=log_dir or workdir)
     if issue is None and issue_file is None:
         raise QuorumError(
             f"no issue given for {target}",
@@ -42,3 +52,19 @@ def resolve_task(
             "instance id with --dataset)",
         )
     return task_from_local(target, issue=issue, issue_file=issue_file, allow_dirty=allow_dirty)
+
+
+def _instance_task(instance_id: str, dataset: Path, *, sandbox: str, workdir: Path,
+                   repo_mirror: Path | None, log_dir: Path) -> Task:
+    [instance] = select(load_instances(dataset), ids=[instance_id])
+    docker = sandbox == "docker"
+    builder = EnvironmentBuilder(
+        DockerProvider.connect(run_id=f"env-{instance_id}"[:40]) if docker else None,
+        cache_dir=workdir.parent / "instances",
+        mirror_dir=repo_mirror,
+        ca_bundle=default_ca_bundle(),
+    )
+    if docker:
+        return builder.solve_task(instance, log_dir / "environment.log")
+    # Without Docker there is no environment to install into: the bare repository.
+    return task_from_instance(instance, repo=str(builder.source_repo(instance)))

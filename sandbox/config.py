@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.errors import SandboxError
 from sandbox.protocol import DEFAULT_OUTPUT_LIMIT
 
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CONTAINER_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CA_BUNDLE_ENV = "QUORUM_CA_BUNDLE"
+
+
+def default_ca_bundle(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The CA bundle mounted into sandboxes so pip can reach PyPI: $QUORUM_CA_BUNDLE (a
+    corporate proxy's bundle, say), else the host's system bundle where there is one."""
+    configured = environ.get(CA_BUNDLE_ENV)
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise SandboxError(f"${CA_BUNDLE_ENV} names {path}, which is not a file",
+                               hint="point it at a PEM bundle, or unset it to use the host's")
+        return path
+    return HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
 
 
 class DockerSandboxConfig(BaseModel):

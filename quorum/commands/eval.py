@@ -14,7 +14,7 @@ from envs.grading import GradeResult
 from envs.instances import load_instances, select
 from quorum.evaluate import EMPTY, GOLD, EvalOptions, evaluate, load_predictions
 from quorum.evaluate import special_predictions as specials
-from sandbox.config import HOST_CA_BUNDLE
+from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
 
 
@@ -60,7 +60,7 @@ def eval_command(
         out = out or Path("runs") / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
         options = EvalOptions(out=out, mirror_dir=repo_mirror, workers=workers, timeout_s=timeout,
                               network=network,
-                              ca_bundle=HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None)
+                              ca_bundle=default_ca_bundle())
         todo = sum(1 for i in instances if i.instance_id in preds)
         console.print(f"grading {todo} instance(s) with {workers} worker(s) -> {out}")
         started, seen = time.monotonic(), {"done": 0, "resolved": 0}

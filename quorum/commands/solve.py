@@ -124,6 +124,7 @@ def solve_command(
             target, issue=issue, issue_file=issue_file, dataset=dataset,
             allow_dirty=allow_dirty, workdir=cache_dir(os.environ) / "repos",
             environ=os.environ, github_api=github_api, repo_mirror=repo_mirror,
+            sandbox=sandbox, log_dir=run_dir,
         )  # fmt: skip
         options = SolveOptions(
             rollout=RolloutConfig(
