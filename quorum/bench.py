@@ -6,7 +6,11 @@ preds.jsonl (official: instance_id, model_name_or_path, model_patch; rewritten f
 bench.jsonl at start, appended as instances finish), runs/ID/ (solve's run directory, which
 itself resumes finished trajectories), eval/ID/PATCH_ID/ (grading logs), bench_report.json.
 
-An instance is finished once its record is in bench.jsonl; anything else is redone."""
+An instance is finished once its record is in bench.jsonl; anything else is redone.
+
+Where instances run is the executor's business (this host's asyncio pool, or Ray tasks in
+quorum/bench_ray.py); the driver here stays the one writer of bench.jsonl and preds.jsonl,
+so resume works the same whichever executor ran the finished instances."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +48,12 @@ class BenchOptions(BaseModel):
     grade: bool = Field(False, description="grade the selected patch and every candidate")
     mirror_dir: Path | None = None
     eval_timeout_s: float = Field(1800, gt=0)
+    executor: Literal["local", "ray"] = Field(
+        "local", description="local: an asyncio pool on this host; ray: one Ray task an instance"
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join; None starts (or attaches to) a local Ray"
+    )
 
 
 class InstanceRecord(BaseModel):
@@ -58,7 +69,8 @@ class InstanceRecord(BaseModel):
     candidates: int = 0
     resolved: bool | None = Field(None, description="the selected patch; None if not graded")
     candidate_resolved: list[bool] = Field(
-        default_factory=list, description="every solver candidate's verdict, when graded")
+        default_factory=list, description="every solver candidate's verdict, when graded"
+    )
 
 
 def read_records(out: Path) -> dict[str, InstanceRecord]:
@@ -94,49 +106,121 @@ class _Sink:
                 f.write(self._pred(rec) + "\n")
 
     def _pred(self, rec: InstanceRecord) -> str:
-        return json.dumps({"instance_id": rec.instance_id, "model_name_or_path": self.model_name,
-                           "model_patch": rec.patch})
+        return json.dumps(
+            {
+                "instance_id": rec.instance_id,
+                "model_name_or_path": self.model_name,
+                "model_patch": rec.patch,
+            }
+        )
 
 
-async def run_bench(instances: Sequence[Instance], endpoints: Sequence[Endpoint],
-                    options: BenchOptions, *,
-                    on_done: Callable[[InstanceRecord, dict[str, InstanceRecord]], None]
-                    | None = None,
-                    provider: DockerProvider | None = None) -> dict:
+Done = Callable[[InstanceRecord], None]
+
+
+class Executor(Protocol):
+    """Runs instances somewhere and hands each finished record to `done`, on the driver's
+    event loop; it never writes the run's files itself."""
+
+    async def run(
+        self, todo: Sequence[Instance], endpoints: Sequence[Endpoint], done: Done
+    ) -> None: ...
+
+
+async def run_bench(
+    instances: Sequence[Instance],
+    endpoints: Sequence[Endpoint],
+    options: BenchOptions,
+    *,
+    on_done: Callable[[InstanceRecord, dict[str, InstanceRecord]], None] | None = None,
+    provider: DockerProvider | None = None,
+) -> dict:
+    """`provider` (the local executor's Docker engine) defaults to this host's."""
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     records = read_records(out)
     sink = _Sink(out, options.model_name)
     sink.rewrite_preds(records)
-    provider = provider or DockerProvider.connect(run_id=f"bench-{out.name}"[:40])
-    builder = EnvironmentBuilder(provider, cache_dir=out / "cache", mirror_dir=options.mirror_dir,
-                                 ca_bundle=options.solve.ca_bundle)
     todo = [i for i in instances if i.instance_id not in records]
-    gate = asyncio.Semaphore(options.workers)
 
-    async def one(inst: Instance) -> None:
-        async with gate:
-            rec = await _solve_one(inst, endpoints, options, builder)
-            if options.grade and rec.status != "error":
-                rec = await asyncio.to_thread(_grade_one, inst, rec, options, builder)
-            sink.add(rec)
-            records[rec.instance_id] = rec
-            if on_done:
-                on_done(rec, records)
+    def finish(rec: InstanceRecord) -> None:
+        sink.add(rec)
+        records[rec.instance_id] = rec
+        if on_done:
+            on_done(rec, records)
 
-    try:
-        await asyncio.gather(*(one(i) for i in todo))
-    finally:
-        provider.close_all()
-    done = {i.instance_id: records[i.instance_id] for i in instances
-            if i.instance_id in records}
+    await _executor(options, provider).run(todo, endpoints, finish)
+    done = {i.instance_id: records[i.instance_id] for i in instances if i.instance_id in records}
     report = summarize(list(done.values()), total=len(instances))
     (out / "bench_report.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-async def _solve_one(inst: Instance, endpoints: Sequence[Endpoint], options: BenchOptions,
-                     builder: EnvironmentBuilder) -> InstanceRecord:
+def _executor(options: BenchOptions, provider: DockerProvider | None) -> Executor:
+    if options.executor == "ray":
+        from quorum.bench_ray import RayExecutor  # it imports this module; Ray is optional
+
+        return RayExecutor(options)
+    return LocalExecutor(options, provider)
+
+
+class LocalExecutor:
+    """`workers` instances at once in this event loop, on this host's Docker engine."""
+
+    def __init__(self, options: BenchOptions, provider: DockerProvider | None = None) -> None:
+        self.options, self.provider = options, provider
+
+    async def run(
+        self, todo: Sequence[Instance], endpoints: Sequence[Endpoint], done: Done
+    ) -> None:
+        provider = self.provider or DockerProvider.connect(run_id=bench_run_id(self.options))
+        builder = instance_builder(provider, self.options)
+        gate = asyncio.Semaphore(self.options.workers)
+
+        async def one(inst: Instance) -> None:
+            async with gate:
+                done(await solve_and_grade(inst, endpoints, self.options, builder))
+
+        try:
+            await asyncio.gather(*(one(i) for i in todo))
+        finally:
+            provider.close_all()
+
+
+def bench_run_id(options: BenchOptions) -> str:
+    return f"bench-{options.out.name}"[:40]
+
+
+def instance_builder(
+    provider: DockerProvider, options: BenchOptions, *, cache_dir: Path | None = None
+) -> EnvironmentBuilder:
+    return EnvironmentBuilder(
+        provider,
+        cache_dir=cache_dir or options.out / "cache",
+        mirror_dir=options.mirror_dir,
+        ca_bundle=options.solve.ca_bundle,
+    )
+
+
+async def solve_and_grade(
+    inst: Instance,
+    endpoints: Sequence[Endpoint],
+    options: BenchOptions,
+    builder: EnvironmentBuilder,
+) -> InstanceRecord:
+    """One instance start to finish: what every executor runs, wherever it runs."""
+    rec = await _solve_one(inst, endpoints, options, builder)
+    if options.grade and rec.status != "error":
+        rec = await asyncio.to_thread(_grade_one, inst, rec, options, builder)
+    return rec
+
+
+async def _solve_one(
+    inst: Instance,
+    endpoints: Sequence[Endpoint],
+    options: BenchOptions,
+    builder: EnvironmentBuilder,
+) -> InstanceRecord:
     started = time.monotonic()
     run_dir = options.out / "runs" / inst.instance_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,13 +231,17 @@ async def _solve_one(inst: Instance, endpoints: Sequence[Endpoint], options: Ben
         setup = await asyncio.to_thread(builder.solve_setup, inst, spec)
         source = await asyncio.to_thread(builder.source_repo, inst)
         task = task_from_instance(inst, repo=str(source)).model_copy(
-            update={"setup": setup, "base_image_suite": spec.suite,
-                    "test_command": spec.test_cmd})
+            update={"setup": setup, "base_image_suite": spec.suite, "test_command": spec.test_cmd}
+        )
         outcome = await solve(task, endpoints, options.solve, run_dir)
     except QuorumError as exc:
         (run_dir / "error.txt").write_text(f"{type(exc).__name__}: {exc}\n")
-        return InstanceRecord(instance_id=inst.instance_id, status="error", error=str(exc),
-                              wall_s=round(time.monotonic() - started, 1))
+        return InstanceRecord(
+            instance_id=inst.instance_id,
+            status="error",
+            error=str(exc),
+            wall_s=round(time.monotonic() - started, 1),
+        )
     solvers = [c for c in outcome.candidates if c.solver != "test_writer"]
     _save_candidate_patches(run_dir, solvers)
     return InstanceRecord(
@@ -173,17 +261,22 @@ def without_bytecode(patch: str) -> str:
     sections = split_by_file(patch)
     if not sections:
         return patch
-    return "".join(text for path, text in sections.items()
-                   if "__pycache__/" not in path and not path.endswith((".pyc", ".pyo")))
+    return "".join(
+        text
+        for path, text in sections.items()
+        if "__pycache__/" not in path and not path.endswith((".pyc", ".pyo"))
+    )
 
 
 def _save_candidate_patches(run_dir: Path, solvers: Sequence) -> None:
     (run_dir / "candidate_patches.json").write_text(
-        json.dumps([without_bytecode(c.patch) for c in solvers], indent=1))
+        json.dumps([without_bytecode(c.patch) for c in solvers], indent=1)
+    )
 
 
-def _grade_one(inst: Instance, rec: InstanceRecord, options: BenchOptions,
-               builder: EnvironmentBuilder) -> InstanceRecord:
+def _grade_one(
+    inst: Instance, rec: InstanceRecord, options: BenchOptions, builder: EnvironmentBuilder
+) -> InstanceRecord:
     """Grade each distinct candidate patch once; the selected patch is one of them."""
     path = options.out / "runs" / inst.instance_id / "candidate_patches.json"
     patches = json.loads(path.read_text()) if path.exists() else []
@@ -195,14 +288,18 @@ def _grade_one(inst: Instance, rec: InstanceRecord, options: BenchOptions,
         if not patch.strip():
             verdicts[key] = False
             continue
-        eval_opts = EvalOptions(out=options.out / "eval" / inst.instance_id / key,
-                                timeout_s=options.eval_timeout_s,
-                                ca_bundle=options.solve.ca_bundle)
+        eval_opts = EvalOptions(
+            out=options.out / "eval" / inst.instance_id / key,
+            timeout_s=options.eval_timeout_s,
+            ca_bundle=options.solve.ca_bundle,
+        )
         verdicts[key] = grade_instance(builder, inst, patch, eval_opts).resolved
-    return rec.model_copy(update={
-        "resolved": verdicts[content_id(rec.patch)],
-        "candidate_resolved": [verdicts[content_id(p)] for p in patches],
-    })
+    return rec.model_copy(
+        update={
+            "resolved": verdicts[content_id(rec.patch)],
+            "candidate_resolved": [verdicts[content_id(p)] for p in patches],
+        }
+    )
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -237,15 +334,18 @@ def summarize(records: list[InstanceRecord], *, total: int) -> dict:
     resolved = sum(bool(r.resolved) for r in graded)
     covered = sum(any(r.candidate_resolved) for r in graded)
     ks = range(1, max((len(r.candidate_resolved) for r in graded), default=0) + 1)
-    report.update({
-        "graded_instances": len(graded),
-        "resolved_instances": resolved,
-        "resolve_rate": round(resolved / len(graded), 4),
-        "coverage": round(covered / len(graded), 4),  # any candidate resolved
-        "pass_at_k": {str(k): round(sum(_pass_at(r, k) for r in graded) / len(graded), 4)
-                      for k in ks},
-        "selection_accuracy": round(resolved / covered, 4) if covered else None,
-        "cost_usd_per_resolved": round(cost / resolved, 6) if resolved else None,
-        "resolved_ids": sorted(r.instance_id for r in graded if r.resolved),
-    })
+    report.update(
+        {
+            "graded_instances": len(graded),
+            "resolved_instances": resolved,
+            "resolve_rate": round(resolved / len(graded), 4),
+            "coverage": round(covered / len(graded), 4),  # any candidate resolved
+            "pass_at_k": {
+                str(k): round(sum(_pass_at(r, k) for r in graded) / len(graded), 4) for k in ks
+            },
+            "selection_accuracy": round(resolved / covered, 4) if covered else None,
+            "cost_usd_per_resolved": round(cost / resolved, 6) if resolved else None,
+            "resolved_ids": sorted(r.instance_id for r in graded if r.resolved),
+        }
+    )
     return report

@@ -36,9 +36,10 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
     # tests need. It compiles from source the first time (5-12 min on 2 cores); pip caches
     # the wheel, so later installs take seconds.
     say "(the first install compiles llama-cpp-python: several minutes)"
-    # `swebench` (environment specs, log parsers) and `gpu` (torch==2.13.0, the CPU wheel on
-    # this machine's disk, and transformers) are there so their tests run rather than skip.
-    .venv/bin/python -m pip install --quiet -e '.[dev,embedded,swebench,gpu]'
+    # `swebench` (environment specs, log parsers), `gpu` (torch==2.13.0, the CPU wheel on
+    # this machine's disk, and transformers) and `ray` (the bench's Ray executor, tested on
+    # a local cluster) are there so their tests run rather than skip.
+    .venv/bin/python -m pip install --quiet -e '.[dev,embedded,swebench,gpu,ray]'
     touch "$stamp"
 else
     say ".venv is up to date"
