@@ -23,23 +23,37 @@ RUN = {"command": "python -m pytest -q -p no:cacheprovider test_repro_issue.py"}
 
 def script(test: str, path: str, old: str, new: str) -> list[Reply]:
     return [
-        Reply.tool_call("edit", {"command": "create", "path": "test_repro_issue.py",
-                                 "file_text": test}, call_id="c1"),
+        Reply.tool_call(
+            "edit",
+            {"command": "create", "path": "test_repro_issue.py", "file_text": test},
+            call_id="c1",
+        ),
         Reply.tool_call("bash", RUN, call_id="c2"),
-        Reply.tool_call("edit", {"command": "str_replace", "path": path, "old_str": old,
-                                 "new_str": new}, call_id="c3"),
+        Reply.tool_call(
+            "edit",
+            {"command": "str_replace", "path": path, "old_str": old, "new_str": new},
+            call_id="c3",
+        ),
         Reply.tool_call("bash", RUN, call_id="c4"),
         Reply.tool_call("submit", {"summary": "fixed"}, call_id="c5"),
     ]
 
 
 # Wrong: `items or []` fixes the shared default but still mutates a caller's list.
-BASKET = script("from basket import Basket\n\n\ndef test_issue():\n    Basket().add('x')\n"
-                "    assert Basket().count() == 0\n", "basket.py",
-                "self.items = items\n", "self.items = items or []\n")
-WINDOWS = script("from windows import sliding_windows\n\n\ndef test_issue():\n"
-                 "    assert sliding_windows([1, 2, 3], 3) == [[1, 2, 3]]\n", "windows.py",
-                 "range(len(items) - size)]", "range(len(items) - size + 1)]")
+BASKET = script(
+    "from basket import Basket\n\n\ndef test_issue():\n    Basket().add('x')\n"
+    "    assert Basket().count() == 0\n",
+    "basket.py",
+    "self.items = items\n",
+    "self.items = items or []\n",
+)
+WINDOWS = script(
+    "from windows import sliding_windows\n\n\ndef test_issue():\n"
+    "    assert sliding_windows([1, 2, 3], 3) == [[1, 2, 3]]\n",
+    "windows.py",
+    "range(len(items) - size)]",
+    "range(len(items) - size + 1)]",
+)
 
 
 def test_pass_at_k_is_the_unbiased_estimator() -> None:
@@ -50,14 +64,19 @@ def test_pass_at_k_is_the_unbiased_estimator() -> None:
 
 @pytest.mark.docker
 def test_bench_solves_grades_and_resumes(tmp_path: Path) -> None:
-    instances = materialize_tasks(tmp_path / "tasks", ids=["micro__basket-1",
-                                                          "micro__windows-1"])
+    instances = materialize_tasks(tmp_path / "tasks", ids=["micro__basket-1", "micro__windows-1"])
     bundle = HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
-    options = BenchOptions(out=tmp_path / "bench", grade=True, solve=SolveOptions(
-        rollout=RolloutConfig(n=1, concurrency=1), budget_usd=1.0, ca_bundle=bundle))
+    options = BenchOptions(
+        out=tmp_path / "bench",
+        grade=True,
+        solve=SolveOptions(
+            rollout=RolloutConfig(n=1, concurrency=1), budget_usd=1.0, ca_bundle=bundle
+        ),
+    )
     with OpenAIStandIn() as server:
-        endpoint = ModelConfig(name="m", base_url=server.base_url, api_key_env=None,
-                               free=True).resolve({})
+        endpoint = ModelConfig(
+            name="m", base_url=server.base_url, api_key_env=None, free=True
+        ).resolve({})
         server.script_for("m", *BASKET)
         first = asyncio.run(run_bench(instances[:1], [endpoint], options))
         assert first["done_instances"] == 1 and first["resolved_instances"] == 0
