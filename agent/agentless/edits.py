@@ -1,7 +1,8 @@
 """Applying a repair to file text, in memory: SEARCH/REPLACE (exact, then tolerant of
 trailing and leading whitespace), whole-definition rewrite, whole-file rewrite. Each
 raises EditError with a reason the trajectory records; `check_file` decides whether an
-edited file may count (it parses, and it is not the original)."""
+edited file may count (it parses, changes code rather than comments or layout, and keeps
+every definition)."""
 
 from __future__ import annotations
 
@@ -106,18 +107,32 @@ def rewrite_file(path: str, text: str, code: str) -> str:
     had (a small model's "rest of the file unchanged")."""
     if not code.strip():
         raise EditError("empty file in the reply")
-    before = {d.qualified for d in definitions(path, text.encode()) or []}
-    after = {d.qualified for d in definitions(path, code.encode()) or []}
-    lost = sorted(before - after)
+    lost = lost_definitions(path, text, code)
     if lost:
         raise EditError(f"the rewritten file drops {', '.join(lost[:5])}")
     return code if code.endswith("\n") else code + "\n"
+
+
+def lost_definitions(path: str, original: str, edited: str) -> list[str]:
+    before = {d.qualified for d in definitions(path, original.encode()) or []}
+    after = {d.qualified for d in definitions(path, edited.encode()) or []}
+    return sorted(before - after)
 
 
 def _same(a: str, b: str) -> bool:
     return [ln.rstrip() for ln in a.strip().split("\n")] == [
         ln.rstrip() for ln in b.strip().split("\n")
     ]
+
+
+def _same_code(original: str, edited: str) -> bool:
+    """Same syntax tree: the edit touched only comments, blank lines or layout."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.dump(ast.parse(original)) == ast.dump(ast.parse(edited))
+    except SyntaxError:  # the original does not parse: nothing to compare
+        return False
 
 
 def check_file(path: str, original: str, edited: str) -> None:
@@ -136,3 +151,9 @@ def check_file(path: str, original: str, edited: str) -> None:
             raise EditError(
                 f"the edited {path} does not compile: {exc.msg} (line {exc.lineno})"
             ) from None
+        if _same_code(original, edited):
+            raise EditError("changes only comments or formatting")
+    # A bug fix that deletes functions is almost always a small model's botched edit.
+    lost = lost_definitions(path, original, edited)
+    if lost:
+        raise EditError(f"the edit drops {', '.join(lost[:5])}")
