@@ -9,10 +9,14 @@ Build output goes to the log file given; a failure raises `EnvBuildError` naming
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from filelock import FileLock
 
 from envs.checkout import checkout_instance
 from envs.errors import TaskSourceError
@@ -29,6 +33,8 @@ from sandbox.images import ensure_base_image
 from sandbox.provider import DockerProvider
 
 HEREDOC = "EOF_QUORUM_REQS_5917"
+# One Docker engine per machine: builds of the same image wait for each other machine-wide.
+NODE_LOCKS = Path(tempfile.gettempdir()) / "quorum-locks"
 
 
 class EnvBuildError(QuorumError):
@@ -95,22 +101,17 @@ class EnvironmentBuilder:
                          ca_bundle=self.ca_bundle, setup_timeout_s=self.setup_timeout_s),
             progress=say)
 
-    def solve_setup(self, instance: Instance, spec: EnvSpec) -> list[str]:
-        """One setup list for a solve snapshot (base image + repo): the environment, the
-        install, and `python`/`pip`/`pytest` on PATH resolving to the venv, so an agent's
-        plain commands run in the right environment."""
-        source = self.source_repo(instance)
-        install = [f"{ACTIVATE} && {cmd}" for cmd in [*spec.pre_install, spec.install] if cmd]
-        return [*env_commands(instance, spec, source), *install, *_venv_on_path()]
-
-    def solve_task(self, instance: Instance, log: Path) -> Task:
+    def solve_task(self, instance: Instance, log: Path, *, in_docker: bool = True) -> Task:
         """The task an agent solves this instance in: sandboxes start from the instance
-        image (built once and shared with grading), the repository on this host."""
+        image (built once and shared with grading), the repository on this host. Without
+        Docker there is no environment to install into: the bare repository."""
+        task = task_from_instance(instance, repo=str(self.source_repo(instance)))
+        if not in_docker:
+            return task
         spec = spec_for(instance)
         image = self.instance_image(instance, spec, log)
-        return task_from_instance(instance, repo=str(self.source_repo(instance))).model_copy(
-            update={"image": image, "base_image_suite": spec.suite,
-                    "test_command": spec.test_cmd})
+        return task.model_copy(update={"image": image, "base_image_suite": spec.suite,
+                                       "test_command": spec.test_cmd})
 
     def source_repo(self, instance: Instance) -> Path:
         """A git repository on this host holding the base commit: the mirror, the local
@@ -139,12 +140,20 @@ class EnvironmentBuilder:
                 commit_all(path, "empty")
         return path
 
-    def _lock_for(self, key: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _lock_for(self, key: str, *, node_wide: bool = False) -> Iterator[None]:
+        """Held by one thread of one process at a time: a thread lock, then a file lock,
+        since several processes (Ray workers, parallel CLI runs) share a Docker engine
+        and a cache. Image builds lock node-wide; cache files lock in the cache."""
         with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
+            thread_lock = self._locks.setdefault(key, threading.Lock())
+        where = NODE_LOCKS if node_wide else self.cache_dir / ".locks"
+        where.mkdir(parents=True, exist_ok=True)
+        with thread_lock, FileLock(where / f"{key}.lock"):
+            yield
 
     def _locked(self, key: str, build: Callable[[], str]) -> str:
-        with self._lock_for(key):
+        with self._lock_for(key, node_wide=True):
             return build()
 
 

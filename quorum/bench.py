@@ -30,8 +30,6 @@ from envs.candidate import content_id
 from envs.environment import EnvironmentBuilder
 from envs.instances import Instance
 from envs.patch import split_by_file
-from envs.sources.swebench import task_from_instance
-from envs.specs import spec_for
 from quorum.evaluate import EvalOptions, grade_instance
 from quorum.solve import SolveOptions, solve
 from sandbox.errors import QuorumError
@@ -225,14 +223,10 @@ async def _solve_one(
     run_dir = options.out / "runs" / inst.instance_id
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        spec = spec_for(inst)
-        if not spec.supported:
-            raise QuorumError(f"unsupported environment: {spec.reason}")
-        setup = await asyncio.to_thread(builder.solve_setup, inst, spec)
-        source = await asyncio.to_thread(builder.source_repo, inst)
-        task = task_from_instance(inst, repo=str(source)).model_copy(
-            update={"setup": setup, "base_image_suite": spec.suite, "test_command": spec.test_cmd}
-        )
+        task = await asyncio.to_thread(
+            builder.solve_task, inst, run_dir / "environment.log",
+            in_docker=options.solve.sandbox == "docker",
+        )  # fmt: skip
         outcome = await solve(task, endpoints, options.solve, run_dir)
     except QuorumError as exc:
         (run_dir / "error.txt").write_text(f"{type(exc).__name__}: {exc}\n")

@@ -15,6 +15,7 @@ import asyncio
 import os
 import socket
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from agent.llm import Endpoint, ModelConfig
@@ -95,6 +96,8 @@ class RayExecutor:
 
 def connect_ray(address: str | None) -> tuple[ModuleType, bool]:
     """The ray module, connected; `owned` when this call connected (and so disconnects)."""
+    if address:
+        _use_token_auth_if_available()  # before the import: Ray reads its config then
     try:
         import ray
     except ImportError as exc:
@@ -119,6 +122,16 @@ def connect_ray(address: str | None) -> tuple[ModuleType, bool]:
             hint="check the address (ray status on the head node prints it)",
         ) from exc
     return ray, True
+
+
+def _use_token_auth_if_available() -> None:
+    """Ray 2.60's `ray start` turns token authentication on and writes the token to
+    ~/.ray/auth_token, but a driver only sends it when RAY_AUTH_MODE says so; without it
+    the connection fails with a misleading "Failed to connect". An explicit setting wins."""
+    has_token = (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                 or (Path.home() / ".ray" / "auth_token").is_file())  # fmt: skip
+    if has_token:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 def _check_answers(address: str) -> None:

@@ -10,7 +10,6 @@ from envs.environment import EnvironmentBuilder
 from envs.instances import load_instances, select
 from envs.sources.github import task_from_github
 from envs.sources.local import task_from_local
-from envs.sources.swebench import task_from_instance
 from envs.task import Task
 from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
@@ -64,7 +63,4 @@ def _instance_task(instance_id: str, dataset: Path, *, sandbox: str, workdir: Pa
         mirror_dir=repo_mirror,
         ca_bundle=default_ca_bundle(),
     )
-    if docker:
-        return builder.solve_task(instance, log_dir / "environment.log")
-    # Without Docker there is no environment to install into: the bare repository.
-    return task_from_instance(instance, repo=str(builder.source_repo(instance)))
+    return builder.solve_task(instance, log_dir / "environment.log", in_docker=docker)

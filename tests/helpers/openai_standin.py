@@ -128,8 +128,9 @@ class OpenAIStandIn:
 
     @property
     def pending(self) -> int:
+        """Scripted replies not yet served, the per-model queues included."""
         with self._lock:
-            return len(self._script)
+            return len(self._script) + sum(len(q) for q in self._by_model.values())
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
