@@ -18,6 +18,9 @@ class AgentlessConfig(BaseModel):
         "this one gives no usable edit",
     )
     max_files: int = Field(3, gt=0, description="files localisation may pick")
+    imported_files: int = Field(
+        2, ge=0, description="more files, imported by the picked ones, shown to repair"
+    )
     map_chars: int = Field(12000, gt=200, description="repository map shown to the model")
     map_files: int = Field(300, gt=0, description="files read to build the map")
     whole_file_lines: int = Field(

@@ -22,7 +22,7 @@ from agent.agentless.edits import (
     search_replace,
 )
 from agent.agentless.replies import listed_names, listed_paths, main_code, search_replace_blocks
-from agent.agentless.repomap import FileEntry, RepoMap, build_map, keyword_rank
+from agent.agentless.repomap import FileEntry, RepoMap, build_map, keyword_rank, with_imported
 from agent.exits import BudgetStop, FormatLimit, Submitted
 from agent.llm.client import LLMClient
 from agent.llm.errors import BudgetExhausted
@@ -104,8 +104,13 @@ class _Run:
             step.format_error = "the reply names no source file of the map; keyword ranking used"
             picked = keyword_rank(repo_map, self.task.problem_statement)
         picked = picked[: self.config.max_files]
-        step.tool, step.args = "localize", {"stage": "files", "files": picked}
+        added = with_imported(repo_map, picked, self.task.problem_statement,
+                              self.config.imported_files)  # fmt: skip
+        step.tool, step.args = "localize", {"stage": "files", "files": picked + added}
         step.observation = "files: " + ", ".join(picked)
+        if added:
+            step.observation += "; and what they import: " + ", ".join(added)
+        picked += added
         step.duration_s = time.monotonic() - started
         self.record(step)
         return picked

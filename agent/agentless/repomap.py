@@ -4,6 +4,7 @@ sandbox and bounded in files and characters."""
 
 from __future__ import annotations
 
+import ast
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -98,15 +99,64 @@ def build_map(sandbox: Sandbox, *, max_files: int = 300) -> RepoMap:
     return RepoMap(files, skipped)
 
 
+def issue_score(entry: FileEntry, issue: str) -> int:
+    """How much a file has to do with the issue: identifiers it defines or mentions, its
+    name, and operators the issue's code spans use (`**`, `//`, `->`)."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", issue))
+    spans = " ".join(re.findall(r"`([^`]+)`", issue))
+    operators = set(re.findall(r"[^\w\s()\[\]{},.'\"`]{2,3}", spans))
+    names = {d.name for d in entry.defs}
+    stem = posixpath.splitext(posixpath.basename(entry.path))[0]
+    return (3 * len(words & names) + 2 * (stem in words) + sum(w in entry.text for w in words)
+            + 2 * sum(op in entry.text for op in operators))  # fmt: skip
+
+
 def keyword_rank(repo_map: RepoMap, issue: str) -> list[str]:
-    """Source files by how many of the issue's identifiers they define or mention: the
-    fallback when the model names no file of the map."""
-    words = {w for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", issue)}
-
-    def score(entry: FileEntry) -> int:
-        names = {d.name for d in entry.defs}
-        stem = posixpath.splitext(posixpath.basename(entry.path))[0]
-        return 3 * len(words & names) + 2 * (stem in words) + sum(w in entry.text for w in words)
-
-    ranked = sorted(repo_map.sources, key=lambda e: (-score(e), e.path))
+    """Source files by `issue_score`: the fallback when the model names no file of the map."""
+    ranked = sorted(repo_map.sources, key=lambda e: (-issue_score(e, issue), e.path))
     return [e.path for e in ranked]
+
+
+def imported_sources(repo_map: RepoMap, path: str) -> list[str]:
+    """The map's source files a Python file imports (`import a.b`, `from a import b`,
+    `from . import b`), in the order it imports them."""
+    entry = repo_map.get(path)
+    if entry is None or not path.endswith(".py"):
+        return []
+    try:
+        tree = ast.parse(entry.text)
+    except SyntaxError:
+        return []
+    package = posixpath.dirname(path).replace("/", ".")
+    modules: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: climb from this file's package
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, *([base] if base else [])])
+            modules += [base, *(f"{base}.{alias.name}" for alias in node.names)]
+    found: list[str] = []
+    for module in modules:
+        stem = module.replace(".", "/")
+        for candidate in (f"{stem}.py", f"{stem}/__init__.py"):
+            hit = repo_map.get(candidate)
+            if hit is not None and candidate != path and hit in repo_map.sources:
+                if candidate not in found:
+                    found.append(candidate)
+                break
+    return found
+
+
+def with_imported(repo_map: RepoMap, picked: list[str], issue: str, limit: int) -> list[str]:
+    """Up to `limit` more files that the picked ones import, those most about the issue
+    first: a symptom is often in one module and its cause in a module it imports."""
+    if limit <= 0:
+        return []
+    neighbours = [p for path in picked for p in imported_sources(repo_map, path)]
+    fresh = [p for i, p in enumerate(neighbours) if p not in picked and p not in neighbours[:i]]
+    fresh.sort(key=lambda p: -issue_score(repo_map.get(p), issue))  # stable: import order
+    return fresh[:limit]

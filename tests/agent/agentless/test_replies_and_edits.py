@@ -99,7 +99,7 @@ def test_check_file_drops_comment_only_and_definition_dropping_edits() -> None:
     with pytest.raises(EditError, match="only comments or formatting"):
         check_file("basket.py", SOURCE, commented)
     without_count = SOURCE.replace("    def count(self):\n        return len(self.items)\n", "")
-    with pytest.raises(EditError, match="drops Basket.count"):
+    with pytest.raises(EditError, match=r"drops Basket\.count"):
         check_file("basket.py", SOURCE, without_count)
     # A real change next to a comment still counts.
     check_file("basket.py", SOURCE, commented.replace("len(  self.items )", "len(self.items) + 0"))
