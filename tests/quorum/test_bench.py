@@ -16,38 +16,18 @@ from envs.microtasks import materialize_tasks
 from quorum.bench import BenchOptions, pass_at_k, read_records, run_bench
 from quorum.solve import SolveOptions
 from sandbox.config import HOST_CA_BUNDLE
-from tests.helpers.openai_standin import OpenAIStandIn, Reply
-
-RUN = {"command": "python -m pytest -q -p no:cacheprovider test_repro_issue.py"}
-
-
-def script(test: str, path: str, old: str, new: str) -> list[Reply]:
-    return [
-        Reply.tool_call(
-            "edit",
-            {"command": "create", "path": "test_repro_issue.py", "file_text": test},
-            call_id="c1",
-        ),
-        Reply.tool_call("bash", RUN, call_id="c2"),
-        Reply.tool_call(
-            "edit",
-            {"command": "str_replace", "path": path, "old_str": old, "new_str": new},
-            call_id="c3",
-        ),
-        Reply.tool_call("bash", RUN, call_id="c4"),
-        Reply.tool_call("submit", {"summary": "fixed"}, call_id="c5"),
-    ]
-
+from tests.agent.scripted import fix_script
+from tests.helpers.openai_standin import OpenAIStandIn
 
 # Wrong: `items or []` fixes the shared default but still mutates a caller's list.
-BASKET = script(
+BASKET = fix_script(
     "from basket import Basket\n\n\ndef test_issue():\n    Basket().add('x')\n"
     "    assert Basket().count() == 0\n",
     "basket.py",
     "self.items = items\n",
     "self.items = items or []\n",
 )
-WINDOWS = script(
+WINDOWS = fix_script(
     "from windows import sliding_windows\n\n\ndef test_issue():\n"
     "    assert sliding_windows([1, 2, 3], 3) == [[1, 2, 3]]\n",
     "windows.py",
