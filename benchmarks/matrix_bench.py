@@ -7,9 +7,10 @@ The repository is the bundled example `examples/calc` (a real bug: `2 ** 3 ** 2`
 from the left), in Docker sandboxes from its snapshot. 8 candidate patches (two correct
 fixes, one that breaks left-grouping, one that breaks unary minus, one that fixes values
 but not the tree, a no-op, one with a syntax error, one that does not apply) against 8
-pytest reproduction tests, four of which take 0.2-0.5 s of their own (fuzzing against
-Python's arithmetic, a CLI subprocess). The matrix has a row for the unpatched code too, so
-it is 9 x 8 = 72 cells, and so is the baseline.
+pytest reproduction tests: four take 0.2-0.5 s of their own (fuzzing against Python's
+arithmetic, long chains), one runs the CLI in subprocesses, three are instant; about 1.5 s
+of CPU a row. The matrix has a row for the unpatched code too, so it is 9 x 8 = 72 cells,
+and so is the baseline.
 
 matrix_ratio_vs_naive: build_matrix's wall time over the naive way's, the same 72 cells at
 the same parallelism: for each (candidate, test) a fresh container from the same snapshot,
