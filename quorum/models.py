@@ -41,14 +41,14 @@ def default_models(environ: Mapping[str, str]) -> list[str]:
     return [EMBEDDED]
 
 
-def embedded_config(base_url: str, name: str, n_ctx: int) -> ModelConfig:
+def embedded_config(base_url: str, name: str, n_ctx: int, *, logprobs: bool) -> ModelConfig:
     return ModelConfig(
         name=name,
         base_url=base_url,
         api_key_env=None,
         free=True,  # runs on this machine: tokens are counted, dollars are not
         supports_tools=False,  # a 1.5B model keeps to the text protocol far better
-        supports_logprobs=True,
+        supports_logprobs=logprobs,
         context_window=n_ctx,
         max_output_tokens=1024,
         timeout_s=900,
@@ -63,13 +63,16 @@ def endpoints_for(
     models_file: Path | None = None,
     cache_dir: Path,
     progress: Callable[[str], None] | None = None,
+    logprobs: bool = False,
 ) -> Iterator[list[Endpoint]]:
+    """`logprobs`: the endpoints serve a verifier (the embedded model is then started with
+    logprobs on and its prompt cache off; a solver's is the other way round)."""
     configured = load_models_file(models_file)
     with ExitStack() as stack:
         endpoints = []
         for name in names:
             if name == EMBEDDED:
-                endpoints.append(stack.enter_context(_embedded(cache_dir, progress)))
+                endpoints.append(stack.enter_context(_embedded(cache_dir, progress, logprobs)))
             else:
                 config = configured.get(name) or ModelConfig(name=name)
                 endpoints.append(config.resolve(environ))
@@ -77,7 +80,9 @@ def endpoints_for(
 
 
 @contextmanager
-def _embedded(cache_dir: Path, progress: Callable[[str], None] | None) -> Iterator[Endpoint]:
+def _embedded(
+    cache_dir: Path, progress: Callable[[str], None] | None, logprobs: bool
+) -> Iterator[Endpoint]:
     from agent.llm.embedded import EmbeddedServer, llama_cpp_installed
     from agent.llm.embedded_fetch import QWEN25_CODER_1_5B, ensure_model
 
@@ -88,10 +93,13 @@ def _embedded(cache_dir: Path, progress: Callable[[str], None] | None) -> Iterat
         )
     path = ensure_model(cache_dir, progress=progress)
     if progress:
-        progress(f"starting the embedded model server ({QWEN25_CODER_1_5B.name})")
+        role = "verifier" if logprobs else "model"
+        progress(f"starting the embedded {role} server ({QWEN25_CODER_1_5B.name})")
     # logits_all (needed for YES/NO logprobs) keeps every position's logits: about 5 GB at
     # 8192 tokens for this vocabulary, 10 GB at 16384. The agent condenses history to fit.
+    # The GGUF is memory-mapped, so a second server (solver and verifier) shares its pages.
     n_ctx = 8192
-    with EmbeddedServer(path, n_ctx=n_ctx) as server:
-        config = embedded_config(server.base_url, server.model_name, n_ctx)
+    server = EmbeddedServer(path, n_ctx=n_ctx, logits_all=logprobs, prompt_cache=not logprobs)
+    with server:
+        config = embedded_config(server.base_url, server.model_name, n_ctx, logprobs=logprobs)
         yield config.resolve({})

@@ -3,8 +3,12 @@
 `ensure_model(cache_dir)` obtains and verifies the GGUF (see `embedded_fetch`);
 `EmbeddedServer(model_path)` runs llama-cpp-python's OpenAI-compatible server on a free
 loopback port for the life of a `with` block, so the embedded model is reached through the
-same client as any other endpoint (`base_url`, `model_name`). Chat format `chatml`, logprobs
-on (`logits_all`), and the prompt cache on, so requests sharing a prefix reuse its KV state.
+same client as any other endpoint (`base_url`, `model_name`). Chat format `chatml`; either
+logprobs (`logits_all`, for the YES/NO verifier) or the RAM prompt cache (for solving: the
+requests of N trajectories share prefixes), never both: llama-cpp-python copies the logits
+of every position into each cached state (0.6 MB a token for this vocabulary) without
+counting them against the cache size, and a solve run grew one server to 23 GB and the OOM
+killer.
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ class EmbeddedServer:
         n_threads: int | None = None,
         logits_all: bool = True,
         prompt_cache: bool = True,
-        cache_size: int = 2 << 30,
+        cache_size: int = 1 << 30,
         startup_timeout: float = 180.0,
         stop_grace: float = 10.0,
         python: str = sys.executable,
@@ -121,7 +125,7 @@ class EmbeddedServer:
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
         self.logits_all = logits_all
-        self.prompt_cache = prompt_cache
+        self.prompt_cache = prompt_cache and not logits_all  # see the module docstring
         self.cache_size = cache_size
         self.startup_timeout = startup_timeout
         self.stop_grace = stop_grace

@@ -140,18 +140,23 @@ def solve_command(
         view = SolveView(console, budget_usd)
         with (
             endpoints_for(
-                [*names, *([verifier_model] if verifier_model not in (None, *names) else [])],
+                names,
                 os.environ,
                 models_file=models_file,
                 cache_dir=cache_dir(os.environ),
                 progress=view.log,
             ) as endpoints,
+            endpoints_for(  # its own endpoint: the embedded verifier is a server of its own
+                [verifier_model] if verifier_model else [],
+                os.environ,
+                models_file=models_file,
+                cache_dir=cache_dir(os.environ),
+                progress=view.log,
+                logprobs=True,
+            ) as judges,
             view,
         ):
-            judge = None  # a verifier that is also a solver model shares its endpoint
-            if verifier_model:
-                judge = (endpoints[names.index(verifier_model)] if verifier_model in names
-                         else endpoints.pop())  # fmt: skip
+            judge = judges[0] if judges else None
             if judge is not None and not judge.config.supports_logprobs:
                 raise QuorumError(
                     f"--verifier-model {verifier_model} is not configured with logprobs",

@@ -206,3 +206,15 @@ def test_a_taken_port_is_refused_before_starting(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(EmbeddedServerError, match=f"port {port} on 127.0.0.1 is already"):
             EmbeddedServer(model(tmp_path, b"ok"), port=port).start()
+
+
+def test_logprobs_and_the_ram_prompt_cache_are_never_both_on(tmp_path: Path) -> None:
+    """llama-cpp-python copies every position's logits into each cached state, uncounted:
+    with both on, a solve run grew one server past 23 GB."""
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"GGUF")
+    verifier = EmbeddedServer(path, logits_all=True, prompt_cache=True).command()
+    solver = EmbeddedServer(path, logits_all=False, prompt_cache=True).command()
+    assert verifier[verifier.index("--logits_all") + 1] == "true" and "--cache" not in verifier
+    assert solver[solver.index("--logits_all") + 1] == "false"
+    assert solver[solver.index("--cache") + 1] == "true"
