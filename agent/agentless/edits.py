@@ -126,13 +126,26 @@ def _same(a: str, b: str) -> bool:
 
 
 def _same_code(original: str, edited: str) -> bool:
-    """Same syntax tree: the edit touched only comments, blank lines or layout."""
+    """Same syntax tree without docstrings: the edit touched only comments, docstrings,
+    blank lines or layout (as Agentless normalises patches)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return ast.dump(ast.parse(original)) == ast.dump(ast.parse(edited))
+            return _code_only(original) == _code_only(edited)
     except SyntaxError:  # the original does not parse: nothing to compare
         return False
+
+
+def _code_only(source: str) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):  # fmt: skip
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def check_file(path: str, original: str, edited: str) -> None:
@@ -152,7 +165,7 @@ def check_file(path: str, original: str, edited: str) -> None:
                 f"the edited {path} does not compile: {exc.msg} (line {exc.lineno})"
             ) from None
         if _same_code(original, edited):
-            raise EditError("changes only comments or formatting")
+            raise EditError("changes only comments, docstrings or formatting")
     # A bug fix that deletes functions is almost always a small model's botched edit.
     lost = lost_definitions(path, original, edited)
     if lost:

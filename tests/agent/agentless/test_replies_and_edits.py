@@ -96,8 +96,11 @@ def test_check_file_drops_identical_and_unparsable_edits() -> None:
 def test_check_file_drops_comment_only_and_definition_dropping_edits() -> None:
     commented = SOURCE.replace("        return len(self.items)", "        # the count\n"
                                "        return len(  self.items )")  # fmt: skip
-    with pytest.raises(EditError, match="only comments or formatting"):
+    with pytest.raises(EditError, match="only comments, docstrings or formatting"):
         check_file("basket.py", SOURCE, commented)
+    documented = SOURCE.replace("def total(basket):\n", 'def total(basket):\n    """Sum."""\n')
+    with pytest.raises(EditError, match="docstrings"):
+        check_file("basket.py", SOURCE, documented)
     without_count = SOURCE.replace("    def count(self):\n        return len(self.items)\n", "")
     with pytest.raises(EditError, match=r"drops Basket\.count"):
         check_file("basket.py", SOURCE, without_count)
