@@ -76,6 +76,7 @@ class DockerSandbox:
                 )
             except ShellBroken:
                 self._shell = None  # fall through to a one-shot exec; the next call retries
+                self._check_open()  # unless the shell broke because the sandbox was closed
             finally:
                 shell.lock.release()
         return run_in_container(

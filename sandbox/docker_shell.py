@@ -123,6 +123,11 @@ class ShellSession:
 
     def close(self) -> None:
         self.broken = True
+        # shutdown() first: it wakes a thread waiting in select()/recv() on this socket
+        # (a signal handler closing every sandbox while workers wait on commands); a bare
+        # close() leaves that thread asleep until its command's deadline.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         for closable in (self._sock, self._raw):
             with contextlib.suppress(OSError):
                 closable.close()

@@ -144,3 +144,31 @@ def test_staleness_rules() -> None:
     assert is_stale(alive, time.time() + 101)  # TTL passed, owner alive
     assert is_stale({**alive, labels.OWNER_STARTED: "1"}, time.time())  # pid reused
     assert not is_stale({**alive, labels.OWNER_HOST: "elsewhere"}, time.time())
+
+
+def test_closing_a_sandbox_ends_a_command_running_in_another_thread(provider, snapshot) -> None:
+    """What SIGINT/SIGTERM handlers do: close every live sandbox from the main thread while
+    a worker thread waits on a long command. The worker must return at once, not at the
+    command's timeout (closing the socket alone does not wake a thread in select())."""
+    import threading
+
+    box = provider.start(DockerSandboxConfig(image=snapshot))
+    assert box.exec("true", timeout=30).ok  # the persistent shell is up
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = box.exec("sleep 120", timeout=300)
+        except SandboxError as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    time.sleep(1.0)
+    started = time.monotonic()
+    box.close()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the command outlived its sandbox"
+    assert time.monotonic() - started < 30
+    result = outcome.get("result")
+    assert "error" in outcome or (result is not None and not result.ok)  # type: ignore[union-attr]
