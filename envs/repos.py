@@ -2,7 +2,8 @@
 
 `repo` is either a local path (a team's own instances, the bundled micro-tasks) or
 `owner/name` on GitHub. Air-gapped machines pass a mirror directory holding bare clones
-named `owner+name` or `owner/name` (optionally ending in `.git`)."""
+named `owner+name` or `owner/name` (optionally ending in `.git`), or such a folder holding
+the git directory as `repo/` (the layout of snapshot fetches, `/work/.mirror`)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ def find_mirror(mirror_dir: Path | str, repo: str) -> Path | None:
     owner, _, name = repo.partition("/")
     root = Path(mirror_dir).expanduser()
     for rel in (f"{owner}+{name}", f"{owner}+{name}.git", f"{owner}/{name}", f"{owner}/{name}.git"):
-        if (root / rel).is_dir():
-            return root / rel
+        path = root / rel
+        if (path / "repo" / "HEAD").is_file() and not (path / "HEAD").is_file():
+            path = path / "repo"
+        if path.is_dir():
+            return path
     return None
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import docker
 from docker.types import Mount
@@ -213,12 +216,21 @@ def _ca_env(config: DockerSandboxConfig) -> dict[str, str]:
 
 
 def _resolve_commit(spec: SnapshotSpec) -> str:
-    import git  # gitpython; imported here so the sandbox layer loads fast without it
-
+    """The full sha of `spec.commit`. git itself, not GitPython: GitPython takes a bare git
+    directory without a `config` file (a fetched snapshot's layout) for a work tree's."""
+    cmd = ["git", "-c", "safe.directory=*", "-C", str(spec.source), "rev-parse", "--verify",
+           "--quiet", f"{spec.commit}^{{commit}}"]  # fmt: skip
+    source = Path(spec.source).resolve()
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(source.parent)}  # that folder only
     try:
-        return git.Repo(spec.source).commit(spec.commit).hexsha
-    except (git.exc.GitError, ValueError, OSError) as exc:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
+                                env=env)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
         raise SandboxError(f"cannot find commit {spec.commit} in {spec.source}: {exc}") from exc
+    if result.returncode != 0:
+        why = result.stderr.strip() or "no such commit"
+        raise SandboxError(f"cannot find commit {spec.commit} in {spec.source}: {why}")
+    return result.stdout.strip()
 
 
 def _snapshot_key(spec: SnapshotSpec, commit: str, base_id: str) -> str:

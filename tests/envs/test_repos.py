@@ -21,6 +21,14 @@ def test_mirror_layouts(tmp_path: Path, layout: str):
     assert clone_source("psf/requests", mirror_dir=tmp_path) == str(tmp_path / layout)
 
 
+def test_mirror_with_the_git_directory_under_repo(tmp_path: Path):
+    """The layout of snapshot fetches: owner+name/repo/{HEAD,objects,refs}."""
+    git_dir = tmp_path / "psf+requests" / "repo"
+    (git_dir / "objects").mkdir(parents=True)
+    (git_dir / "HEAD").write_text("ref: refs/heads/main\n")
+    assert find_mirror(tmp_path, "psf/requests") == git_dir
+
+
 def test_missing_mirror_says_how_to_add_one(tmp_path: Path):
     with pytest.raises(CloneError, match="no mirror of psf/requests") as info:
         clone_source("psf/requests", mirror_dir=tmp_path)
