@@ -1,10 +1,11 @@
 """Regression tests without benchmark metadata: the repository's own tests near the change.
 
 `related_tests` finds test files that import a changed module or are named after it
-(`pkg/foo.py` -> `test_foo.py`, `foo_test.py`, tests that `import pkg.foo` or
-`from pkg import foo`). `run_regressions` runs them on the base twice (a test whose two runs
-differ is quarantined) and on each unique patch once, one pytest process per sandbox, and
-returns a PassMatrix keyed by pytest node id. A candidate's regressions are the base-passing
+(`pkg/foo.py` -> `test_foo.py`, `foo_test.py`, tests that `import pkg.foo`,
+`from pkg import foo` or use `pkg.foo.x`), else those importing its package.
+`run_regressions` runs them on the base twice (a test whose two runs differ is quarantined)
+and on each unique patch once, one pytest process per sandbox, and returns a PassMatrix
+keyed by pytest node id. A candidate's regressions are the base-passing
 tests it breaks. FAIL_TO_PASS / PASS_TO_PASS are never read here."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from envs.candidate import Candidate
@@ -37,48 +38,87 @@ def _module(path: str) -> tuple[str, str] | None:
     return (".".join(parts), parts[-1]) if parts else None
 
 
+def _parents(dotted: str) -> list[str]:
+    """Enclosing packages, nearest first: 'a.b.c' -> ['a.b', 'a']."""
+    parts = dotted.split(".")[:-1]
+    return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def _imports_module(text: str, dotted: str) -> bool:
+    """`import pkg.mod`, `from pkg.mod import x`, `from pkg import mod`, or a dotted use
+    (`pkg.mod.fn = ...`, `mock.patch("pkg.mod.fn")`)."""
+    parent, _, leaf = dotted.rpartition(".")
+    pattern = rf"import\s+{re.escape(dotted)}\b|from\s+{re.escape(dotted)}\s+import"
+    if parent:
+        pattern += rf"|from\s+{re.escape(parent)}\s+import\s+[^\n]*\b{re.escape(leaf)}\b"
+        pattern += rf"|(?<![\w.]){re.escape(dotted)}\b"
+    return re.search(pattern, text) is not None
+
+
+def _imports_package(text: str, package: str) -> bool:
+    """`import pkg`, `from pkg import x`, `from pkg.sub import x`."""
+    name = re.escape(package)
+    return re.search(rf"import\s+{name}\b|from\s+{name}(\.\w+)*\s+import", text) is not None
+
+
 def related_tests(changed: Sequence[str], files: dict[str, str], limit: int = 20) -> list[str]:
     """Test files (of `files`: path -> text) related to the changed source files, best
-    first: named after a changed module, then importing one."""
+    first: named after a changed module, then importing (or naming) one. Where no test
+    file does either, the test files importing the nearest enclosing package, if they are
+    few (a single test module for a whole package, as requests has)."""
     modules = [m for p in changed if (m := _module(p))]
+    tests = {p: t for p, t in files.items() if _IS_TEST.search(p)}
     scored: dict[str, int] = {}
-    for path, text in files.items():
-        if not _IS_TEST.search(path):
-            continue
+    for path, text in tests.items():
         stem = PurePosixPath(path).stem.removeprefix("test_").removesuffix("_test")
         score = 0
         for dotted, short in modules:
             if stem == short:
                 score += 3
-            parent, _, leaf = dotted.rpartition(".")
-            pattern = rf"(import\s+{re.escape(dotted)}\b|from\s+{re.escape(dotted)}\s+import"
-            if parent:
-                pattern += rf"|from\s+{re.escape(parent)}\s+import\s+[^\n]*\b{re.escape(leaf)}\b"
-            if re.search(pattern + ")", text):
+            if _imports_module(text, dotted):
                 score += 2
         if score:
             scored[path] = score
+    if not scored:  # the nearest package imported by a few test files (many say nothing)
+        for package in sorted({p for d, _ in modules for p in _parents(d)},
+                              key=lambda p: (-p.count("."), p)):  # fmt: skip
+            hits = [p for p, text in tests.items() if _imports_package(text, package)]
+            if hits:
+                scored = dict.fromkeys(hits, 1) if len(hits) <= max(1, limit // 4) else {}
+                break
     return sorted(scored, key=lambda p: (-scored[p], p))[:limit]
 
 
 def related_tests_in(box: Sandbox, changed: Sequence[str], limit: int = 20) -> list[str]:
     """`related_tests` over the repository in a sandbox: `git grep` narrows the test files
-    to those naming a changed module before any is read."""
+    to those naming a changed module (or, failing those, an enclosing package) before any
+    is read."""
     modules = [m for p in changed if (m := _module(p))]
     if not modules:
         return []
-    words = " ".join(f"-e {short}" for _, short in modules if re.fullmatch(r"\w+", short))
-    if not words:
-        return []
-    found = box.exec(f"git ls-files -- '*.py' | grep -E '(^|/)(test_[^/]*|[^/]*_test)\\.py$' "
-                     f"| xargs -r grep -l -w {words}", timeout=120)  # fmt: skip
     names = box.exec("git ls-files -- '*.py'", timeout=120).stdout.split()
-    paths = set(found.stdout.split()) | {
-        p for p in names if _IS_TEST.search(p) and any(
-            PurePosixPath(p).stem in (f"test_{s}", f"{s}_test") for _, s in modules)
-    }  # fmt: skip
-    files = {p: box.read_file(p).decode(errors="replace") for p in sorted(paths)[:400]}
-    return related_tests(changed, files, limit)
+    named = {p for p in names if _IS_TEST.search(p) and any(
+        PurePosixPath(p).stem in (f"test_{s}", f"{s}_test") for _, s in modules)}  # fmt: skip
+    first = _grep_tests(box, [short for _, short in modules]) | named
+    found = related_tests(changed, _read(box, first), limit)
+    if found:
+        return found
+    packages = {p.rpartition(".")[2] for d, _ in modules for p in _parents(d)}
+    return related_tests(changed, _read(box, _grep_tests(box, sorted(packages))), limit)
+
+
+def _grep_tests(box: Sandbox, words: Sequence[str]) -> set[str]:
+    words = [w for w in words if re.fullmatch(r"\w+", w)]
+    if not words:
+        return set()
+    pattern = " ".join(f"-e {w}" for w in words)
+    found = box.exec(f"git ls-files -- '*.py' | grep -E '(^|/)(test_[^/]*|[^/]*_test)\\.py$' "
+                     f"| xargs -r grep -l -w {pattern}", timeout=120)  # fmt: skip
+    return set(found.stdout.split())
+
+
+def _read(box: Sandbox, paths: set[str]) -> dict[str, str]:
+    return {p: box.read_file(p).decode(errors="replace") for p in sorted(paths)[:400]}
 
 
 def changed_sources(candidates: Sequence[Candidate]) -> list[str]:
@@ -123,9 +163,19 @@ async def run_regressions(
     *,
     concurrency: int = 4,
     timeout_s: float = 600,
+    keys: Mapping[str, str] | None = None,
 ) -> PassMatrix:
+    """One run per distinct patch: identical texts by default; with `keys` (candidate id ->
+    key, e.g. a Group's normalised-patch keys) one run per key, shared by its candidates."""
     gate = asyncio.Semaphore(concurrency)
-    patches = {c.patch_id: c.patch for c in candidates if c.patch.strip()}
+
+    def key(cand: Candidate) -> str:
+        return (keys or {}).get(cand.id) or cand.patch_id
+
+    patches: dict[str, str] = {}
+    for cand in candidates:
+        if cand.patch.strip():
+            patches.setdefault(key(cand), cand.patch)
 
     async def row(patch: str) -> dict[str, bool] | str:
         def work() -> dict[str, bool] | str:
@@ -149,7 +199,7 @@ async def run_regressions(
     for cand in candidates:
         if not cand.patch.strip():
             continue
-        got = by_patch[cand.patch_id]
+        got = by_patch[key(cand)]
         if isinstance(got, str):
             errors[cand.id] = got
             got = {}

@@ -1,25 +1,37 @@
 """`quorum select`: choose among existing candidates, offline: a run directory, or other
 systems' SWE-bench prediction files pooled per instance. With labels, it prints selection
-accuracy against a random pick and the oracle."""
+accuracy against a random pick and the oracle. With --regressions (and --dataset), each
+instance's own repository tests near the change run on the base and on every distinct
+patch (quorum.regressions), and the regression matrix joins the evidence exactly as a run
+directory's regressions.json does."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from envs.instances import load_instances
 from quorum.paths import cache_dir
+from quorum.regressions import (
+    RegressionOptions,
+    RegressionRecord,
+    collect_regressions,
+    record_path,
+)
+from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
 from selection.hybrid import METHODS, SelectConfig
 from selection.matrix import PassMatrix
 from selection.metrics import evaluate, format_metrics, read_labels
 from selection.pipeline import select_group
-from selection.pool import group_by_task, load_sources
+from selection.pool import Group, group_by_task, load_sources, read_run_dir
 from selection.result import Selection
 
 
@@ -41,7 +53,8 @@ def select_command(
         str | None, typer.Option(help="Model for the execution-free verifier ('embedded' ok).")
     ] = None,
     dataset: Annotated[
-        Path | None, typer.Option(help="SWE-bench JSONL with the issues (for the verifier).")
+        Path | None,
+        typer.Option(help="SWE-bench JSONL: issues (verifier), repositories (--regressions)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N instances.")] = None,
     instances: Annotated[
@@ -52,6 +65,24 @@ def select_command(
         list[str] | None,
         typer.Option(help="Source (file stem) whose candidates vote but are never chosen."),
     ] = None,
+    regressions: Annotated[
+        bool,
+        typer.Option(help="Run each instance's own tests near the change on the base and "
+                     "on every distinct patch (Docker; needs --dataset). Saved under "
+                     "OUT/regressions/, reused by a rerun."),
+    ] = False,
+    repo_mirror: Annotated[
+        Path | None, typer.Option(help="Folder of bare clones named owner+name (offline).")
+    ] = None,
+    regression_timeout: Annotated[
+        float, typer.Option(help="Seconds per regression test run (base or patch).")
+    ] = 900,
+    regression_files: Annotated[
+        int, typer.Option(help="Related test files run per instance, most related first.", min=1)
+    ] = 20,
+    regression_workers: Annotated[
+        int, typer.Option(help="Test runs (containers) of one instance at once.", min=1)
+    ] = 1,
 ) -> None:
     """Select a candidate per instance (or abstain); writes selection.json and report.md."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -72,18 +103,41 @@ def select_command(
             seed=seed,  # type: ignore[arg-type]
             abstain_on_disagreement=threshold > 0,
         )
+        if regressions and dataset is None:
+            raise QuorumError("--regressions needs --dataset (the instances' repositories)")
         issues = _issues(dataset) if dataset else {}
-        evidence = _run_evidence(sources)
+        target = out or (sources[0] if len(sources) == 1 and sources[0].is_dir() else Path("."))
+        evidence = _run_evidence(sources, groups)
+        records: dict[str, RegressionRecord] = {}
+        runs: dict[str, dict] = {}  # task id -> how its regression evidence was got
+        if regressions:
+            assert dataset is not None
+            options = RegressionOptions(
+                out=target / "regressions", mirror_dir=repo_mirror,
+                ca_bundle=default_ca_bundle(), cache_dir=cache_dir(os.environ) / "instances",
+                timeout_s=regression_timeout, max_files=regression_files,
+                concurrency=regression_workers, single_patch=threshold > 0,
+            )  # fmt: skip
+            records = _regressions(groups, dataset, options, console)
+            for tid, record in records.items():
+                if record.matrix is not None:
+                    evidence.setdefault(tid, {})["regress"] = record.matrix
+                runs[tid] = {
+                    "status": record.status, "detail": record.detail,
+                    "test_files": record.test_files,
+                    "record": str(record_path(options.out, tid).relative_to(target)),
+                }  # fmt: skip
         selections = asyncio.run(
             _select_all(groups, config, verifier_model, issues, console, evidence)
         )
+        for tid, run in runs.items():
+            selections[tid].evidence["regression_run"] = run
         label_map: dict[str, bool] = {}
         for path in labels or []:
             label_map.update(read_labels(path, groups))
     except QuorumError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    target = out or (sources[0] if len(sources) == 1 and sources[0].is_dir() else Path("."))
     target.mkdir(parents=True, exist_ok=True)
     if len(sources) == 1 and sources[0].is_dir() and len(selections) == 1:
         next(iter(selections.values())).save(target / "selection.json")  # as solve writes it
@@ -93,6 +147,8 @@ def select_command(
     chosen = sum(not s.abstained for s in selections.values())
     lines = [f"# Selection ({method})", "", f"instances: {len(selections)}, chosen: {chosen}, "
              f"abstained: {len(selections) - chosen}", ""]  # fmt: skip
+    if records:
+        lines += [_regression_summary(records), ""]
     if label_map:
         lines += list(format_metrics(evaluate(groups, selections, label_map), method))
     report = "\n".join(lines) + "\n"
@@ -103,23 +159,56 @@ def select_command(
         typer.echo(only.rationale)
 
 
-def _run_evidence(sources: list[Path]) -> dict[str, PassMatrix]:
-    """A run directory's saved matrices (matrix.json, regressions.json): its selection is
-    re-run offline on the same execution evidence."""
-    found: dict[str, PassMatrix] = {}
+def _run_evidence(
+    sources: list[Path], groups: dict[str, Group]
+) -> dict[str, dict[str, PassMatrix]]:
+    """Task id -> a run directory's saved matrices (matrix.json, regressions.json): its
+    selection is re-run offline on the same execution evidence."""
+    found: dict[str, dict[str, PassMatrix]] = {}
     for source in sources:
+        if not source.is_dir():
+            continue
+        tasks = {c.task_id for c in read_run_dir(source)} & set(groups)
         for key, name in (("repro", "matrix.json"), ("regress", "regressions.json")):
             path = source / name
-            if source.is_dir() and path.is_file():
-                found[key] = PassMatrix.model_validate_json(path.read_text())
+            if path.is_file():
+                matrix = PassMatrix.model_validate_json(path.read_text())
+                for tid in tasks:
+                    found.setdefault(tid, {})[key] = matrix
     return found
+
+
+def _regressions(
+    groups: dict[str, Group], dataset: Path, options: RegressionOptions, console: Console
+) -> dict[str, RegressionRecord]:
+    instances = {i.instance_id: i for i in load_instances(dataset)}
+    console.print(f"regression tests for {len(groups)} instance(s) -> {options.out}")
+    started = time.monotonic()
+    records = collect_regressions(groups, instances, options, progress=console.print)
+    console.print(f"regression tests: {time.monotonic() - started:.0f}s")
+    return records
+
+
+def _regression_summary(records: dict[str, RegressionRecord]) -> str:
+    by: dict[str, list[str]] = {}
+    for tid, record in sorted(records.items()):
+        by.setdefault(record.status, []).append(tid)
+    parts = [f"{len(v)} {k}" for k, v in sorted(by.items())]
+    failed = by.get("env_error", []) + by.get("error", []) + by.get("not_in_dataset", [])
+    text = f"regression tests: {', '.join(parts)}"
+    if failed:
+        text += f" (patch-only signals for: {', '.join(failed)})"
+    return text
 
 
 async def _select_all(
     groups, config, verifier_model, issues, console, evidence
 ) -> dict[str, Selection]:
     if not verifier_model:
-        return {tid: await select_group(g, config=config, **evidence) for tid, g in groups.items()}
+        return {
+            tid: await select_group(g, config=config, **evidence.get(tid, {}))
+            for tid, g in groups.items()
+        }
     from agent.llm import BudgetCaps, Ledger, LLMClient
     from quorum.models import endpoints_for
     from selection.verifier import EndpointVerifier
@@ -133,7 +222,7 @@ async def _select_all(
                 console.print(f"[{i}/{len(groups)}] {tid}")
                 out[tid] = await select_group(
                     group, config=config, verifier=verifier, issue=issues.get(tid, ""),
-                    **evidence,
+                    **evidence.get(tid, {}),
                 )  # fmt: skip
     return out
 

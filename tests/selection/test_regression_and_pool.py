@@ -79,6 +79,26 @@ def test_related_tests_by_name_and_import(repo: Path) -> None:
         assert related_tests_in(box, ["pkg/calc.py"]) == ["tests/test_calc.py"]
 
 
+def test_related_tests_by_dotted_use_then_by_package() -> None:
+    """requests' single test module imports `requests` and uses `requests.sessions.x`."""
+    files = {
+        "test_requests.py": "import requests\nfrom requests.adapters import HTTPAdapter\n\n"
+        "def test_netrc():\n    requests.sessions.get_netrc_auth = None\n",
+        "tests/test_misc.py": "import requests_mock\n",
+    }
+    assert related_tests(["requests/sessions.py"], files) == ["test_requests.py"]
+    # nothing names requests/models.py: the tests importing its package stand in
+    assert related_tests(["requests/models.py"], files) == ["test_requests.py"]
+    assert related_tests(["other/models.py"], files) == []
+    # a package that many test files import says nothing about one of its modules
+    many = {f"testing/test_{i}.py": "from _pytest.main import Session\n" for i in range(6)}
+    assert related_tests(["src/_pytest/python.py"], many) == []
+    assert len(related_tests(["src/_pytest/python.py"], many, limit=24)) == 6
+    # a direct hit anywhere wins over the package fallback
+    files["tests/test_models.py"] = "def test_it():\n    pass\n"
+    assert related_tests(["requests/models.py"], files) == ["tests/test_models.py"]
+
+
 def test_a_broken_base_passing_test_counts_against_the_candidate(repo: Path) -> None:
     cands = [
         Candidate(id="good", task_id="t", patch=_patch("a + b")),
