@@ -215,7 +215,7 @@ async def _select_all(
 
     out: dict[str, Selection] = {}
     with endpoints_for([verifier_model], os.environ, cache_dir=cache_dir(os.environ),
-                       progress=console.print) as endpoints:  # fmt: skip
+                       progress=console.print, logprobs=True) as endpoints:  # fmt: skip
         async with LLMClient(endpoints[0], Ledger(BudgetCaps())) as client:
             verifier = EndpointVerifier(client, concurrency=1)
             for i, (tid, group) in enumerate(sorted(groups.items()), 1):
