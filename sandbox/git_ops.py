@@ -59,6 +59,13 @@ export GIT_INDEX_FILE="$idx"
     return result.stdout
 
 
+def fuzzy_patch_command(patch_file: str) -> str:
+    """`patch` with fuzz, tried dry first so a half-applied patch never stays: the
+    fallback when git apply refuses."""
+    patch = f"patch --batch --forward --fuzz=3 -p1 --no-backup-if-mismatch -i {patch_file}"
+    return f"{patch} --dry-run && {patch}"
+
+
 def apply(sandbox: Sandbox, patch: str) -> None:
     """git apply, then `patch` with fuzz as a fallback; the error keeps both reasons."""
     if not patch.strip():
@@ -73,12 +80,7 @@ def apply(sandbox: Sandbox, patch: str) -> None:
         )
         if git.ok:
             return
-        fuzzy = sandbox.exec(
-            f"patch --batch --forward --fuzz=3 -p1 --no-backup-if-mismatch -i {name} "
-            f"--dry-run && patch --batch --forward --fuzz=3 -p1 --no-backup-if-mismatch "
-            f"-i {name}",
-            timeout=GIT_TIMEOUT_S,
-        )
+        fuzzy = sandbox.exec(fuzzy_patch_command(name), timeout=GIT_TIMEOUT_S)
         if fuzzy.ok:
             return
         raise PatchApplyError(

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.candidate import Candidate, ReproTest
 from sandbox.errors import PatchApplyError, QuorumError
-from sandbox.git_ops import GIT
+from sandbox.git_ops import GIT, fuzzy_patch_command
 from sandbox.protocol import Sandbox
 
 ORIGINAL = "__original__"  # the unpatched repository, a row of its own: tests must fail there
@@ -38,11 +38,6 @@ JUNIT = ".quorum-junit.xml"
 ARCHIVE = ".quorum-tests.tar.gz"
 INLINE_ARCHIVE_LIMIT = 64 * 1024  # base64 bytes sent inside the command (argv is 128 KiB)
 APPLY_TIMEOUT_S = 120
-# sandbox.git_ops.apply's fallback when git apply refuses
-_FUZZY = (
-    "patch --batch --forward --fuzz=3 -p1 --no-backup-if-mismatch -i {patch} --dry-run && "
-    "patch --batch --forward --fuzz=3 -p1 --no-backup-if-mismatch -i {patch}"
-)
 START_AHEAD = 2  # sandboxes alive per running row: the next rows start while tests run
 _T = TypeVar("_T")
 
@@ -197,7 +192,7 @@ def _run_batch(box: Sandbox, patch: str, tests: Sequence[ReproTest], timeout: fl
     budget = 0.0
     if patch:
         git_log, patch_log = f".quorum-git-{token}.log", f".quorum-fuzz-{token}.log"
-        fuzzy = _FUZZY.format(patch=patch_file)
+        fuzzy = fuzzy_patch_command(patch_file)
         script += (
             f"if ! {GIT} apply --whitespace=nowarn --recount {patch_file} >{git_log} 2>&1 &&\n"
             f"   ! {{ {fuzzy}; }} >{patch_log} 2>&1; then\n"

@@ -20,7 +20,7 @@ from quorum.bench import BenchOptions, InstanceRecord, run_bench
 from quorum.models import default_models, endpoints_for
 from quorum.paths import cache_dir
 from quorum.solve import SolveOptions
-from sandbox.config import HOST_CA_BUNDLE
+from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
 
 
@@ -83,7 +83,7 @@ def bench_command(
             filter_regex=filter_,
             slice=f":{n}" if n is not None else None,
         )
-        bundle = HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
+        bundle = default_ca_bundle()
         names = model or default_models(os.environ)
         options = BenchOptions(
             out=out, model_name="quorum+" + "+".join(names), workers=workers, grade=grade,
