@@ -95,3 +95,12 @@ def checkout(repo_dir: Path, rev: str) -> str:
     git("checkout", "-q", "--force", "--detach", sha, cwd=repo_dir)
     git("clean", "-q", "-fdx", cwd=repo_dir)
     return sha
+
+
+def read_at_commit(repo: Path | str, commit: str, path: str) -> str | None:
+    """A file's text at `commit` in a (bare or working) clone; None where it is absent or
+    not text."""
+    try:
+        return git("show", f"{commit}:{path}", cwd=repo)
+    except (GitFailed, UnicodeDecodeError):
+        return None

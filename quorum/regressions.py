@@ -31,6 +31,7 @@ from sandbox.config import DockerSandboxConfig
 from sandbox.errors import QuorumError
 from sandbox.provider import DockerProvider
 from selection.matrix import ORIGINAL, PassMatrix
+from selection.normalize import normalised_id
 from selection.pool import Group
 from selection.regression import changed_sources, related_tests_in, run_regressions
 
@@ -64,6 +65,9 @@ class RegressionRecord(BaseModel):
     detail: str = ""
     patch_keys: dict[str, str] = Field(
         default_factory=dict, description="the choosable candidates: id -> normalised patch")
+    patch_ids: dict[str, str] = Field(
+        default_factory=dict, description="id -> hash of the patch text (empty in records "
+        "written before it existed; their keys were diff-level)")
     test_files: list[str] = Field(default_factory=list)
     max_files: int = Field(20, description="the limit the test files were chosen under")
     image: str = ""
@@ -71,13 +75,29 @@ class RegressionRecord(BaseModel):
     wall_s: float = 0.0
 
     def covers(self, group: Group, options: RegressionOptions) -> bool:
-        """Still valid: finished, for the same choosable candidates (and run, not skipped,
-        where single patches are wanted now)."""
+        """Still valid: finished, for the same choosable candidates, none of which the
+        current patch keys tell apart from a candidate the record ran for (and run, not
+        skipped, where single patches are wanted now)."""
         if self.status not in REUSABLE or (self.status == "one_patch" and options.single_patch):
             return False
         if self.status != "one_patch" and self.max_files != options.max_files:
             return False
-        return all(self.patch_keys.get(c.id) == group.patch_keys[c.id] for c in group.choosable)
+        ids = [c.id for c in group.choosable]
+        if any(i not in self.patch_keys for i in ids):
+            return False
+        if self.patch_ids:
+            same = all(self.patch_ids.get(c.id) == c.patch_id for c in group.choosable)
+        else:
+            same = all(self.patch_keys[c.id] == normalised_id(c.patch) for c in group.choosable)
+        if not same:
+            return False
+        # Each run stood for the candidates sharing its key; that holds while no two of
+        # them are told apart now (a coarser normalisation merging more is fine).
+        now: dict[str, str] = {}
+        return all(
+            now.setdefault(self.patch_keys[i], group.patch_keys[i]) == group.patch_keys[i]
+            for i in ids
+        )
 
     def summary(self) -> str:
         if self.status == "ok" and self.matrix is not None:
@@ -150,19 +170,23 @@ def _one(
     tid = group.task_id
     choosable = group.choosable
     ids = {c.id: group.patch_keys[c.id] for c in choosable}
+    patch_ids = {c.id: c.patch_id for c in choosable}
+
+    def record(status: Status, **fields) -> RegressionRecord:
+        return RegressionRecord(instance_id=tid, status=status, patch_keys=ids,
+                                patch_ids=patch_ids, **fields)  # fmt: skip
+
     if instance is None:
-        return RegressionRecord(instance_id=tid, status="not_in_dataset", patch_keys=ids)
+        return record("not_in_dataset")
     distinct = set(ids.values())
     if len(distinct) < 2 and not options.single_patch:
-        return RegressionRecord(instance_id=tid, status="one_patch", patch_keys=ids,
-                                detail=f"{len(distinct)} distinct choosable patch(es)")
+        return record("one_patch", detail=f"{len(distinct)} distinct choosable patch(es)")
     visible = without_hidden(instance)
     log = options.out / f"{_safe(tid)}.build.log"
     try:
         image = builder.instance_image(visible, with_pytest(spec_for(visible)), log)
     except QuorumError as exc:  # EnvBuildError included
-        return RegressionRecord(instance_id=tid, status="env_error", patch_keys=ids,
-                                detail=str(exc).splitlines()[0])
+        return record("env_error", detail=str(exc).splitlines()[0])
     config = DockerSandboxConfig(image=image, network=False)
 
     def start():
@@ -172,17 +196,15 @@ def _one(
         with start() as box:
             files = related_tests_in(box, changed_sources(choosable), limit=options.max_files)
         if not files:
-            return RegressionRecord(instance_id=tid, status="no_related_tests",
-                                    patch_keys=ids, image=image, max_files=options.max_files)
+            return record("no_related_tests", image=image, max_files=options.max_files)
         matrix = asyncio.run(run_regressions(
             choosable, files, start, concurrency=options.concurrency,
             timeout_s=options.timeout_s, keys=group.patch_keys,
         ))  # fmt: skip
     except QuorumError as exc:
-        return RegressionRecord(instance_id=tid, status="error", patch_keys=ids,
-                                image=image, detail=str(exc).splitlines()[0])
-    return RegressionRecord(instance_id=tid, status="ok", patch_keys=ids, image=image,
-                            test_files=files, max_files=options.max_files, matrix=matrix)
+        return record("error", image=image, detail=str(exc).splitlines()[0])
+    return record("ok", image=image, test_files=files, max_files=options.max_files,
+                  matrix=matrix)
 
 
 def _load(path: Path) -> RegressionRecord | None:

@@ -21,11 +21,12 @@ from envs.candidate import Candidate, ReproTest
 from envs.task import Task
 from quorum.report import write_report
 from quorum.sandboxes import Backend, SandboxFactory, sandbox_factory
+from sandbox.errors import QuorumError
 from selection.agent import AgentVerdict, run_selection_agent
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix, build_matrix
 from selection.pipeline import select_group
-from selection.pool import group_by_task
+from selection.pool import base_texts, group_by_task
 from selection.pooled import rank_by_pooled
 from selection.regression import changed_sources, related_tests_in, run_regressions
 from selection.result import Selection
@@ -118,7 +119,11 @@ async def solve(
             solvers = _solvers(candidates)
             if options.regression_tests and solvers:
                 regress = await _regressions(solvers, start_sandbox, options, say)
-            group = group_by_task(solvers)[task.id] if solvers else None
+            group = (
+                group_by_task(solvers, {task.id: _base_files(solvers, start_sandbox)})[task.id]
+                if solvers
+                else None
+            )
             if group is not None and judge is not None:
                 say(f"scoring {len(group.clusters())} unique patch(es) with the verifier")
             selection = (
@@ -190,6 +195,20 @@ def _kept(candidates: Sequence[Candidate], pool: TestPool) -> list[ReproTest]:
     matrix (the report shows them), `valid_tests()` leaves them out of the evidence."""
     out = set(pool.flaky) | set(pool.duplicates)
     return [t for t in _pool(candidates) if t.id not in out]
+
+
+def _base_files(solvers: Sequence[Candidate], start_sandbox: SandboxFactory) -> dict[str, str]:
+    """Base text of the changed Python files: patch keys then compare whole files, so two
+    patches making the same change in different places never merge."""
+    with start_sandbox() as box:
+
+        def read(path: str) -> str | None:
+            try:
+                return box.read_file(path).decode()
+            except (QuorumError, UnicodeDecodeError):
+                return None
+
+        return base_texts(solvers, read)
 
 
 async def _regressions(

@@ -2,9 +2,11 @@
 baselines, all over the same `Signals`, all with the same abstention rule.
 
 cascade: keep the top k by verifier score (everyone tied with the k-th stays, so k = 1
-    and ties are both well defined; without a verifier everyone stays), then those with
-    the fewest regressions, then the most valid reproduction tests passed, then the
-    highest verifier score; what is still tied goes by the combined score, cost, id.
+    and ties are both well defined; without a verifier everyone stays), then those within
+    `regression_slack` (at most `regression_slack_share` of the suite) of the fewest
+    regressions (gross breakage goes; a few broken tests may be an intended change), then
+    the most valid reproduction tests passed, then the highest verifier score; what is
+    still tied goes by the combined score, cost, id.
 weighted: sum of weight x normalised signal over the available signals, divided by the
     sum of their weights.
 votes: CodeMonkeys-style: most valid tests passed, then the biggest patch cluster.
@@ -50,6 +52,13 @@ class SelectConfig(BaseModel):
     threshold: float = Field(0.5, ge=0, le=1, description="abstain below this confidence")
     abstain_on_disagreement: bool = True
     margin: float = Field(0.1, ge=0, description="lead that overrides a disagreement")
+    regression_slack: int = Field(
+        2, ge=0, description="cascade/agentless: also keep candidates that break up to this "
+        "many more repository tests than the fewest (an intended fix may change what a few "
+        "existing tests assert; gross breakage is still filtered out)")
+    regression_slack_share: float = Field(
+        0.05, ge=0, le=1, description="... and no more than this share of the base-passing "
+        "regression tests (in a small suite every broken test counts)")
     seed: int = 0
 
 
@@ -62,6 +71,17 @@ def combined(signals: Signals, weights: Weights) -> dict[str, float]:
         c: sum(getattr(weights, name) * vals[c] for name, vals in norm.items()) / total
         for c in signals.ids
     }
+
+
+def _within_slack(ids: Sequence[str], signals: Signals, config: SelectConfig) -> list[str]:
+    """Those breaking few more repository tests than the candidate that breaks fewest."""
+    if not ids:
+        return []
+    broken = signals.regressions
+    slack = min(config.regression_slack,
+                config.regression_slack_share * signals.n_regression_tests)  # fmt: skip
+    fewest = min(broken.get(c, 0.0) for c in ids)
+    return [c for c in ids if broken.get(c, 0.0) <= fewest + slack]
 
 
 def _best(ids: Sequence[str], score: dict[str, float], *, lowest: bool = False) -> list[str]:
@@ -113,11 +133,11 @@ def rank(signals: Signals, config: SelectConfig) -> list[str]:
     if method == "cascade":
         if signals.verifier:
             survivors = top_k(survivors, signals.verifier, config.top_k)
-        survivors = _best(survivors, signals.regressions, lowest=True)
+        survivors = _within_slack(survivors, signals, config)
         survivors = _best(survivors, signals.tests)
         survivors = _best(survivors, signals.verifier)
     else:  # agentless: regressions, reproduction, then majority over normalised patches
-        survivors = _best(survivors, signals.regressions, lowest=True)
+        survivors = _within_slack(survivors, signals, config)
         survivors = _best(survivors, signals.tests)
         survivors = _best(survivors, signals.patch_votes)
     head = order(survivors)

@@ -9,14 +9,14 @@ are read by the metrics, never by a selector."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.candidate import Candidate
 from sandbox.errors import QuorumError
-from selection.normalize import normalised_id
+from selection.normalize import normalised_id, parse_diff
 
 
 class PoolError(QuorumError):
@@ -126,6 +126,19 @@ class Group(BaseModel):
         """The first candidate of each normalised-patch cluster."""
         by_id = {c.id: c for c in self.candidates}
         return [by_id[ids[0]] for ids in self.clusters().values()]
+
+
+def base_texts(
+    candidates: Iterable[Candidate], read: Callable[[str], str | None]
+) -> dict[str, str]:
+    """The base text of every Python file the candidates change, for the full-file patch
+    normalisation (`group_by_task(files_for=...)`): `read(path)` gives it, or None where
+    the file is not in the base (a new file) or cannot be read."""
+    paths = dict.fromkeys(
+        d.path for c in candidates for d in parse_diff(c.patch) if d.path.endswith(".py")
+    )
+    texts = {p: read(p) for p in paths}
+    return {p: t for p, t in texts.items() if t is not None}
 
 
 def group_by_task(

@@ -17,7 +17,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from envs.candidate import Candidate
 from envs.instances import load_instances
+from envs.repos import find_mirror, is_local_path, read_at_commit
 from quorum.paths import cache_dir
 from quorum.regressions import (
     RegressionOptions,
@@ -31,7 +33,7 @@ from selection.hybrid import METHODS, SelectConfig
 from selection.matrix import PassMatrix
 from selection.metrics import evaluate, format_metrics, read_labels
 from selection.pipeline import select_group
-from selection.pool import Group, group_by_task, load_sources, read_run_dir
+from selection.pool import Group, base_texts, group_by_task, load_sources, read_run_dir
 from selection.result import Selection
 
 
@@ -80,6 +82,10 @@ def select_command(
     regression_files: Annotated[
         int, typer.Option(help="Related test files run per instance, most related first.", min=1)
     ] = 20,
+    regression_slack: Annotated[
+        int, typer.Option(help="Cascade: keep candidates breaking up to this many more "
+                          "repository tests than the fewest.", min=0)
+    ] = SelectConfig().regression_slack,
     regression_workers: Annotated[
         int, typer.Option(help="Test runs (containers) of one instance at once.", min=1)
     ] = 1,
@@ -90,10 +96,12 @@ def select_command(
         console.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}")
         raise typer.Exit(1)
     try:
-        groups = group_by_task(load_sources(sources), vote_only_sources=vote_only or ())
+        candidates = load_sources(sources)
         if instances is not None:
             wanted = set(instances.read_text().split())
-            groups = {t: g for t, g in groups.items() if t in wanted}
+            candidates = [c for c in candidates if c.task_id in wanted]
+        files_for = _base_files(candidates, dataset, repo_mirror) if dataset else None
+        groups = group_by_task(candidates, files_for, vote_only_sources=vote_only or ())
         if limit is not None:
             groups = dict(list(sorted(groups.items()))[:limit])
         config = SelectConfig(
@@ -102,6 +110,7 @@ def select_command(
             top_k=top_k,
             seed=seed,  # type: ignore[arg-type]
             abstain_on_disagreement=threshold > 0,
+            regression_slack=regression_slack,
         )
         if regressions and dataset is None:
             raise QuorumError("--regressions needs --dataset (the instances' repositories)")
@@ -157,6 +166,32 @@ def select_command(
     if len(selections) == 1:
         only = next(iter(selections.values()))
         typer.echo(only.rationale)
+
+
+def _base_files(
+    candidates: list[Candidate], dataset: Path, mirror: Path | None
+) -> dict[str, dict[str, str]]:
+    """Task id -> base text of the Python files its candidates change, read from the
+    instance's repository at its base commit (a local path or a mirror), so that patch keys
+    compare whole files; instances without a readable repository keep diff-level keys."""
+    instances = {i.instance_id: i for i in load_instances(dataset)}
+    by_task: dict[str, list[Candidate]] = {}
+    for cand in candidates:
+        by_task.setdefault(cand.task_id, []).append(cand)
+    out: dict[str, dict[str, str]] = {}
+    for tid, cands in by_task.items():
+        inst = instances.get(tid)
+        if inst is None or not inst.base_commit:
+            continue
+        if is_local_path(inst.repo):
+            repo: Path | None = Path(inst.repo).expanduser()
+        else:
+            repo = find_mirror(mirror, inst.repo) if mirror else None
+        if repo is None or not repo.exists():
+            continue
+        commit = inst.base_commit
+        out[tid] = base_texts(cands, lambda p, r=repo, c=commit: read_at_commit(r, c, p))
+    return out
 
 
 def _run_evidence(

@@ -43,6 +43,38 @@ def test_select_over_prediction_files_with_labels(tmp_path: Path) -> None:
     assert (out / "selection-report.md").is_file()
 
 
+def test_select_compares_whole_files_from_the_dataset_repository(tmp_path: Path) -> None:
+    """The same edit in two different functions: one fix by the diff alone, two once the
+    base file is read from the instance's repository at its base commit."""
+    from envs.gitcmd import commit_all
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "m.py").write_text("def f(x):\n    return x + 1\n\n\ndef g(x):\n    return x + 1\n")
+    base = commit_all(repo, "base")
+    (repo / "m.py").write_text("changed later: the base commit is what counts\n")
+    commit_all(repo, "later")
+
+    def edit(line: int) -> str:
+        return (f"diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -{line} +{line} @@\n"
+                "-    return x + 1\n+    return x + 2\n")  # fmt: skip
+
+    a = _preds(tmp_path / "sysA.preds.jsonl", {"i": edit(2)})
+    b = _preds(tmp_path / "sysB.preds.jsonl", {"i": edit(5)})
+    dataset = tmp_path / "ds.jsonl"
+    dataset.write_text(json.dumps({"instance_id": "i", "repo": str(repo), "base_commit": base,
+                                   "problem_statement": "g is off by one"}) + "\n")  # fmt: skip
+    clusters = {}
+    for name, extra in (("diff", []), ("full", ["--dataset", str(dataset)])):
+        out = tmp_path / name
+        result = CliRunner().invoke(app, ["select", str(a), str(b), "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        selection = json.loads((out / "selection.json").read_text())["i"]
+        clusters[name] = selection["evidence"]["patch_clusters"]
+    assert clusters["diff"] == [["sysA:i", "sysB:i"]]
+    assert clusters["full"] == [["sysA:i"], ["sysB:i"]]
+
+
 def test_select_explains_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "x.preds.jsonl"
     bad.write_text("{not json\n")

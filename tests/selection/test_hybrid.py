@@ -71,6 +71,20 @@ def test_cascade_verifier_then_regressions_then_tests() -> None:
     assert rank(s, SelectConfig(method="votes"))[0] in ("c", "d")
 
 
+def test_regression_slack_keeps_an_intended_change_and_drops_gross_breakage() -> None:
+    # b changes what two existing tests assert (the issue asks for it) and passes the
+    # reproduction tests; c breaks nearly everything.
+    s = Signals(
+        ids=["a", "b", "c"], tests={"a": 0, "b": 2, "c": 2}, n_valid_tests=2,
+        regressions={"a": 0, "b": 2, "c": 30}, n_regression_tests=40,
+    )  # fmt: skip
+    assert rank(s, SelectConfig())[0] == "b"
+    assert rank(s, SelectConfig(regression_slack=0))[0] == "a"  # fewest only: the old rule
+    assert rank(s, SelectConfig(regression_slack=1))[0] == "a"
+    assert rank(s, SelectConfig(regression_slack=100))[0] in ("b", "c")
+    assert rank(s, SelectConfig(method="agentless"))[0] == "b"
+
+
 def test_weighted_follows_the_weights() -> None:
     s = Signals(ids=["a", "b"], verifier={"a": 0.9, "b": 0.2}, tests={"a": 0, "b": 2},
                 n_valid_tests=2)  # fmt: skip

@@ -10,7 +10,7 @@ from selection.normalize import (
     normalised_id,
     parse_diff,
 )
-from selection.pool import group_by_task, load_sources, read_run_dir
+from selection.pool import base_texts, group_by_task, load_sources, read_run_dir
 
 BASE = 'def f(x):\n    """Old doc."""\n    return x + 1\n\n\ndef g():\n    return 2\n'
 
@@ -102,3 +102,25 @@ def test_tests_that_come_with_a_fix_do_not_split_it() -> None:
     assert normalised_id(with_test) == normalised_id(fix)
     only_test = _diff("tests/test_m.py", [], ["def test_it():", "    assert True"])
     assert normalised_id(only_test) != ""  # a test-only patch is still a change
+
+
+def test_the_same_edit_in_different_places_stays_apart_with_the_base() -> None:
+    twice = "def f(x):\n    return x + 1\n\n\ndef g(x):\n    return x + 1\n"
+    in_f = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=2)
+    in_g = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=5)
+    cands = [Candidate(id="f", task_id="t", patch=in_f), Candidate(id="g", task_id="t", patch=in_g),
+             Candidate(id="new", task_id="t", patch=_diff("n.py", [], ["y = 1"]))]  # fmt: skip
+    diff_level = group_by_task(cands)["t"]
+    assert diff_level.patch_keys["f"] == diff_level.patch_keys["g"]  # positions dropped
+
+    asked: list[str] = []
+
+    def read(path: str) -> str | None:
+        asked.append(path)
+        return twice if path == "m.py" else None  # n.py is new: not in the base
+
+    files = base_texts(cands, read)
+    assert files == {"m.py": twice} and sorted(asked) == ["m.py", "n.py"]
+    full = group_by_task(cands, {"t": files})["t"]
+    assert full.patch_keys["f"] != full.patch_keys["g"]
+    assert full.patch_keys["new"]  # a new file is normalised from an empty base

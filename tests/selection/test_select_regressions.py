@@ -69,10 +69,18 @@ def test_a_record_is_reused_only_for_the_same_patches(tmp_path: Path) -> None:
              Candidate(id="b:i", task_id="i", patch=_patch("a * b"))]  # fmt: skip
     group = group_by_task(cands)["i"]
     options = RegressionOptions(out=tmp_path, cache_dir=tmp_path)
-    record = RegressionRecord(instance_id="i", status="ok", patch_keys=dict(group.patch_keys))
-    assert record.covers(group, options)
+    record = RegressionRecord(instance_id="i", status="ok", patch_keys=dict(group.patch_keys),
+                              patch_ids={c.id: c.patch_id for c in cands})  # fmt: skip
+    legacy = record.model_copy(update={"patch_ids": {}})  # keys were diff-level then
+    assert record.covers(group, options) and legacy.covers(group, options)
     changed = group_by_task([cands[0], cands[1].model_copy(update={"patch": _patch("b")})])["i"]
-    assert not record.covers(changed, options)
+    assert not record.covers(changed, options) and not legacy.covers(changed, options)
+    # A normalisation that merges the two is still covered (each row stands); one that
+    # tells apart candidates a record ran as one is not.
+    merged = group.model_copy(update={"patch_keys": {"a:i": "k", "b:i": "k"}})
+    assert record.covers(merged, options)
+    as_one = record.model_copy(update={"patch_keys": {"a:i": "k", "b:i": "k"}})
+    assert not as_one.covers(group, options)
     failed = record.model_copy(update={"status": "env_error"})
     assert not failed.covers(group, options)  # a failed build is retried
 
