@@ -84,14 +84,20 @@ def parse_diff(patch: str) -> list[FileDiff]:
         hunks: list[tuple[int, list[str]]] = []
         new_file = "\nnew file mode" in section or "--- /dev/null" in section
         deleted = "\ndeleted file mode" in section or "+++ /dev/null" in section
+        expect = 0  # lines the current hunk's header still promises (old side + new side)
         for line in section.splitlines():
             m = _HUNK.match(line)
             if m:
                 hunks.append((int(m.group(1)), []))
+                expect = int(m.group(2) or 1) + int(m.group(4) or 1)
             elif hunks and line[:1] in (" ", "-", "+") and not line.startswith(("--- ", "+++ ")):
                 hunks[-1][1].append(line)
-            elif hunks and line == "":  # some tools drop the space of an empty context line
+                expect -= 2 if line[0] == " " else 1
+            elif hunks and line == "" and expect > 0:
+                # some tools drop the space of an empty context line; a blank line after
+                # a complete hunk is only a separator
                 hunks[-1][1].append(" ")
+                expect -= 2
         files.append(FileDiff(path=path, hunks=hunks, new_file=new_file, deleted=deleted))
     return files
 
@@ -191,26 +197,43 @@ def is_test_file(path: str) -> bool:
     return bool(_TEST_FILE.search(path))
 
 
+def _code_diffs(patch: str) -> list[FileDiff]:
+    diffs = parse_diff(patch)
+    if any(not is_test_file(d.path) for d in diffs):
+        diffs = [d for d in diffs if not is_test_file(d.path)]
+    return diffs
+
+
+def _full_file(diff: FileDiff, files: Mapping[str, str]) -> str | None:
+    """The changed Python file after the patch, normalised; None where that cannot be had
+    (not Python, deleted, its base unknown, the patch does not apply, no parse)."""
+    if not diff.path.endswith(".py") or diff.deleted:
+        return None
+    if not (diff.new_file or diff.path in files):
+        return None
+    try:
+        return normalise_python_source(apply_in_memory(files.get(diff.path, ""), diff))
+    except PatchDoesNotApply:
+        return None
+
+
+def full_file_ready(patch: str, files: Mapping[str, str]) -> bool:
+    """Every changed code file of the patch can be normalised as a whole file. Keys of one
+    pool should all be full-file or all diff-level: a mix never matches."""
+    return all(
+        _full_file(d, files) is not None for d in _code_diffs(patch) if d.path.endswith(".py")
+    )
+
+
 def normalise_patch(patch: str, files: Mapping[str, str] | None = None) -> str:
     """A canonical text for the patch (see the module doc); '' for an empty patch. Test
     files a patch adds or edits are left out when it also changes other files: two fixes
     that differ only in the tests their authors wrote are the same fix."""
-    diffs = parse_diff(patch)
-    if any(not is_test_file(d.path) for d in diffs):
-        diffs = [d for d in diffs if not is_test_file(d.path)]
     parts = []
-    for diff in sorted(diffs, key=lambda d: d.path):
-        if files is not None and diff.path.endswith(".py") and not diff.deleted:
-            base = files.get(diff.path, "")
-            if diff.new_file or diff.path in files:
-                try:
-                    after = normalise_python_source(apply_in_memory(base, diff))
-                except PatchDoesNotApply:
-                    after = None
-                if after is not None:
-                    parts.append(f"file {diff.path} (full)\n{after}")
-                    continue
-        parts.append(_diff_level(diff))
+    for diff in sorted(_code_diffs(patch), key=lambda d: d.path):
+        after = _full_file(diff, files) if files is not None else None
+        parts.append(f"file {diff.path} (full)\n{after}" if after is not None
+                     else _diff_level(diff))  # fmt: skip
     return "\n".join(p for p in parts if "\n" in p)  # a file with no code change drops
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.candidate import Candidate
 from sandbox.errors import QuorumError
-from selection.normalize import normalised_id, parse_diff
+from selection.normalize import full_file_ready, normalised_id, parse_diff
 
 
 class PoolError(QuorumError):
@@ -147,7 +147,8 @@ def group_by_task(
     vote_only_sources: Iterable[str] = (),
 ) -> dict[str, Group]:
     """Instance id -> its group. `files_for[task_id]` (base text of changed files), where
-    given, switches patch keys to the full-file normalisation. Candidates whose id starts
+    given, switches patch keys to the full-file normalisation when every candidate of the
+    task allows it (else all keep diff-level keys). Candidates whose id starts
     with f"{source}:" for a vote-only source add to the patch majority but are never
     chosen (e.g. an unlabelled submission in a labelled evaluation)."""
     groups: dict[str, Group] = {}
@@ -157,6 +158,11 @@ def group_by_task(
         group.candidates.append(cand)
         if voters and cand.id.startswith(voters):
             group.vote_only.append(cand.id)
-        files = (files_for or {}).get(cand.task_id)
-        group.patch_keys[cand.id] = normalised_id(cand.patch, files) if cand.patch.strip() else ""
+    for tid, group in groups.items():
+        files = (files_for or {}).get(tid)
+        if files is not None and not all(full_file_ready(c.patch, files) for c in group.candidates):
+            files = None  # one pool, one kind of key
+        for cand in group.candidates:
+            key = normalised_id(cand.patch, files) if cand.patch.strip() else ""
+            group.patch_keys[cand.id] = key
     return groups

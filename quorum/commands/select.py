@@ -60,7 +60,9 @@ def select_command(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N instances.")] = None,
     instances: Annotated[
-        Path | None, typer.Option(help="A file of instance ids, one a line: only these.")
+        Path | None,
+        typer.Option(help="A file of instance ids, one a line: only these.", exists=True,
+                     dir_okay=False, readable=True),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random method.")] = 0,
     vote_only: Annotated[

@@ -60,7 +60,7 @@ def test_select_compares_whole_files_from_the_dataset_repository(tmp_path: Path)
                 "-    return x + 1\n+    return x + 2\n")  # fmt: skip
 
     a = _preds(tmp_path / "sysA.preds.jsonl", {"i": edit(2)})
-    b = _preds(tmp_path / "sysB.preds.jsonl", {"i": edit(5)})
+    b = _preds(tmp_path / "sysB.preds.jsonl", {"i": edit(6)})
     dataset = tmp_path / "ds.jsonl"
     dataset.write_text(json.dumps({"instance_id": "i", "repo": str(repo), "base_commit": base,
                                    "problem_statement": "g is off by one"}) + "\n")  # fmt: skip

@@ -107,9 +107,11 @@ def test_tests_that_come_with_a_fix_do_not_split_it() -> None:
 def test_the_same_edit_in_different_places_stays_apart_with_the_base() -> None:
     twice = "def f(x):\n    return x + 1\n\n\ndef g(x):\n    return x + 1\n"
     in_f = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=2)
-    in_g = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=5)
+    in_g = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=6)
+    new_file = "diff --git a/n.py b/n.py\nnew file mode 100644\n--- /dev/null\n+++ b/n.py\n" \
+        "@@ -0,0 +1 @@\n+y = 1\n"
     cands = [Candidate(id="f", task_id="t", patch=in_f), Candidate(id="g", task_id="t", patch=in_g),
-             Candidate(id="new", task_id="t", patch=_diff("n.py", [], ["y = 1"]))]  # fmt: skip
+             Candidate(id="new", task_id="t", patch=new_file)]  # fmt: skip
     diff_level = group_by_task(cands)["t"]
     assert diff_level.patch_keys["f"] == diff_level.patch_keys["g"]  # positions dropped
 
@@ -123,4 +125,29 @@ def test_the_same_edit_in_different_places_stays_apart_with_the_base() -> None:
     assert files == {"m.py": twice} and sorted(asked) == ["m.py", "n.py"]
     full = group_by_task(cands, {"t": files})["t"]
     assert full.patch_keys["f"] != full.patch_keys["g"]
-    assert full.patch_keys["new"]  # a new file is normalised from an empty base
+    assert full.patch_keys["new"] == normalised_id(new_file, {})  # from an empty base
+    assert full.patch_keys["new"] != normalised_id(new_file)
+
+
+def test_a_blank_line_after_a_complete_hunk_is_not_context() -> None:
+    base = "a = 1\nb = 2\n"
+    patch = _diff("m.py", ["a = 1"], ["a = 3"]) + " b = 2\n\n"  # a separator, as preds have
+    patch = patch.replace("@@ -1,1 +1,1 @@", "@@ -1,2 +1,2 @@")
+    assert apply_in_memory(base, parse_diff(patch)[0]) == "a = 3\nb = 2\n"
+    dropped_space = patch.replace(" b = 2\n", "\n")  # an empty context line lost its space
+    with_blank = "a = 1\n\n"
+    assert apply_in_memory(with_blank, parse_diff(dropped_space)[0]) == "a = 3\n\n"
+
+
+def test_a_pool_keeps_one_kind_of_key() -> None:
+    """A candidate whose patch does not apply to the base keeps its task on diff-level keys:
+    a full-file key and a diff-level key for the same fix would never match."""
+    fix = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=3)
+    stale = _diff("m.py", ["    return x + 1"], ["    return x + 2"], start=3).replace(
+        "-    return x + 1", " # a line the base does not have\n-    return x + 1")
+    cands = [Candidate(id="a", task_id="t", patch=fix), Candidate(id="b", task_id="t", patch=fix),
+             Candidate(id="c", task_id="t", patch=stale)]  # fmt: skip
+    keys = group_by_task(cands, {"t": {"m.py": BASE}})["t"].patch_keys
+    assert keys["a"] == keys["b"] == keys["c"] == normalised_id(fix)
+    alone = group_by_task(cands[:2], {"t": {"m.py": BASE}})["t"].patch_keys
+    assert alone["a"] == normalised_id(fix, {"m.py": BASE}) != normalised_id(fix)
