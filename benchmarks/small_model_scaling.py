@@ -18,6 +18,8 @@ abstain_at_N: how often it abstains.
 
 Each figure is the mean over tasks. An existing --out resumes (finished trajectories are kept).
 Prints name=value lines, a table, and the wall time; writes results.json into --out.
+--rescore recomputes the figures from a finished --out with the current selector (no model,
+no grading): selector changes are compared on the same candidates.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from agent.rollout import RolloutConfig
 from envs.candidate import Candidate
 from envs.microtasks import materialize_tasks
+from envs.repos import read_at_commit
 from envs.sources.swebench import task_from_instance
 from quorum.demo import passes_hidden
 from quorum.models import endpoints_for
@@ -43,7 +46,8 @@ from quorum.solve import SolveOptions, solve
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
 from selection.pipeline import select_group
-from selection.pool import group_by_task
+from selection.pool import base_texts, group_by_task, read_run_dir
+from selection.result import Selection
 
 # Distinct knobs for each of up to 8 samples (the rollout default repeats after 4).
 TEMPERATURES = [0.0, 0.7, 0.9, 0.5, 0.8, 0.6, 1.0, 0.4]
@@ -64,10 +68,10 @@ def submatrix(matrix: PassMatrix, cands: list[Candidate], *, own_tests: bool) ->
 
 
 def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix,
-                regress: PassMatrix | None) -> str | None:  # fmt: skip
+                regress: PassMatrix | None, files: dict[str, str]) -> str | None:  # fmt: skip
     """Quorum's choice among these candidates, as quorum.solve makes it (hybrid selection
     over the reproduction-test matrix and the repository's related tests; no verifier)."""
-    groups = group_by_task(cands)
+    groups = group_by_task(cands, {task_id: files})
     if task_id not in groups:
         return None
     selection = asyncio.run(
@@ -94,10 +98,11 @@ def forget_unreachable(run_dir: Path, *, dry_run: bool = False) -> list[str]:
     return found
 
 
-def figures(task_id: str, cands: list[Candidate], matrix: PassMatrix,
+def figures(task, cands: list[Candidate], matrix: PassMatrix,
             regress: PassMatrix | None, passed: dict[str, bool], ns: list[int],
             seed: int) -> dict[str, float]:  # fmt: skip
     rng = random.Random(seed)
+    files = base_texts(cands, lambda p: read_at_commit(task.repo, task.base_commit, p))
     ids = sorted(c.id for c in cands)
     by_id = {c.id: c for c in cands}
     out = {"pass_at_1": sum(passed[i] for i in ids) / len(ids) if ids else 0.0}
@@ -109,7 +114,7 @@ def figures(task_id: str, cands: list[Candidate], matrix: PassMatrix,
         for subset in picks:
             chosen = [by_id[i] for i in subset]
             cov += any(passed[i] for i in subset)
-            pick = select_from(task_id, chosen, matrix, regress)
+            pick = select_from(task.id, chosen, matrix, regress, files)
             sel += bool(pick and passed.get(pick))
             abst += pick is None
         out[f"coverage_at_{n}"] = cov / len(picks)
@@ -128,6 +133,32 @@ async def run_one(task, endpoints, solver: str, n: int, run_dir: Path, concurren
     return await solve(task, endpoints, options, run_dir)
 
 
+def solve_and_grade(task, solver: str, run_dir: Path, args) -> tuple[list[Candidate],
+                                                                    dict[str, bool], str | None]:
+    """Sample the candidates (resuming what exists), grade each on the hidden tests."""
+    for _ in range(2):  # a model server that died is restarted, its victims redone
+        forget_unreachable(run_dir)
+        # A server per task: one that dies takes down one task's work, not the rest.
+        with endpoints_for([args.model], os.environ, cache_dir=cache_dir(os.environ),
+                           progress=print) as endpoints:  # fmt: skip
+            outcome = asyncio.run(
+                run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency)
+            )
+        if not forget_unreachable(run_dir, dry_run=True):
+            break
+    cands = [c for c in outcome.candidates if c.solver != "test_writer"]
+    with sandbox_factory(task, "local", run_id="grade") as start:
+        passed = {c.id: passes_hidden(task, c.patch, start) for c in cands}
+    return cands, passed, outcome.selection.chosen
+
+
+def _earlier_grades(out: Path) -> dict[str, dict[str, dict[str, bool]]]:
+    for name in ("results.json", "results.partial.json"):
+        if (out / name).is_file():
+            return json.loads((out / name).read_text())["grades"]
+    raise SystemExit(f"--rescore: no results.json in {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--solvers", default="agentless", help="comma list: agentless,agent,mixed")
@@ -137,6 +168,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("runs/small-model-scaling"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rescore", action="store_true",
+                        help="no sampling or grading: recompute the figures from the saved "
+                        "candidates, matrices and grades in --out with the current selector; "
+                        "writes results.rescored.json")  # fmt: skip
     args = parser.parse_args()
     started = time.monotonic()
     ns = [n for n in (1, 2, 4, 8) if n <= args.max_n]
@@ -147,39 +182,35 @@ def main() -> None:
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
     results: dict[str, dict[str, dict[str, float]]] = {}
     grades: dict[str, dict[str, dict[str, bool]]] = {}
+    earlier = _earlier_grades(args.out) if args.rescore else {}
     for solver in solvers:
         for inst in instances:
             task = task_from_instance(inst)
             t0 = time.monotonic()
             run_dir = args.out / solver / inst.instance_id
-            for _ in range(2):  # a model server that died is restarted, its victims redone
-                forget_unreachable(run_dir)
-                # A server per task: one that dies takes down one task's work, not the rest.
-                with endpoints_for([args.model], os.environ, cache_dir=cache_dir(os.environ),
-                                   progress=print) as endpoints:  # fmt: skip
-                    outcome = asyncio.run(
-                        run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency)
-                    )
-                if not forget_unreachable(run_dir, dry_run=True):
-                    break
-            cands = [c for c in outcome.candidates if c.solver != "test_writer"]
-            with sandbox_factory(task, "local", run_id="grade") as start:
-                passed = {c.id: passes_hidden(task, c.patch, start) for c in cands}
+            if args.rescore:
+                if inst.instance_id not in earlier.get(solver, {}):
+                    continue  # not graded yet
+                cands = read_run_dir(run_dir)
+                passed = earlier[solver][inst.instance_id]
+                sel_file = run_dir / "selection.json"
+                chosen = Selection.model_validate_json(sel_file.read_text()).chosen
+            else:
+                cands, passed, chosen = solve_and_grade(task, solver, run_dir, args)
             matrix = PassMatrix.model_validate_json((run_dir / "matrix.json").read_text())
             reg_file = run_dir / "regressions.json"
             regress = (
                 PassMatrix.model_validate_json(reg_file.read_text()) if reg_file.exists() else None
             )
-            figs = figures(task.id, cands, matrix, regress, passed, ns, args.seed)
-            figs["selected_full_run"] = float(bool(
-                outcome.selection.chosen and passed.get(outcome.selection.chosen)
-            ))  # fmt: skip
+            figs = figures(task, cands, matrix, regress, passed, ns, args.seed)
+            figs["selected_full_run"] = float(bool(chosen and passed.get(chosen)))
             results.setdefault(solver, {})[inst.instance_id] = figs
             grades.setdefault(solver, {})[inst.instance_id] = passed
-            partial = {"per_task": results, "grades": grades}
-            (args.out / "results.partial.json").write_text(json.dumps(partial, indent=1))
+            if not args.rescore:
+                partial = {"per_task": results, "grades": grades}
+                (args.out / "results.partial.json").write_text(json.dumps(partial, indent=1))
             print(f"{solver} {inst.instance_id}: {sum(passed.values())}/{len(passed)} pass, "
-                  f"selected={outcome.selection.chosen} "
+                  f"selected={chosen} "
                   f"({time.monotonic() - t0:.0f}s) {json.dumps(figs)}", flush=True)  # fmt: skip
     wall = time.monotonic() - started
     keys = ["pass_at_1"] + [f"{k}_at_{n}" for n in ns for k in ("coverage", "selected")]
@@ -196,7 +227,8 @@ def main() -> None:
         cells = " | ".join(f"{row[k]:.2f}" for k in keys)
         print(f"| {solver} | {len(results[solver])} | {cells} |")
     print(f"\nwall_s={wall:.0f} tasks={len(instances)} max_n={args.max_n} solvers={solvers}")
-    (args.out / "results.json").write_text(json.dumps(
+    name = "results.rescored.json" if args.rescore else "results.json"
+    (args.out / name).write_text(json.dumps(
         {"summary": summary, "per_task": results, "grades": grades, "wall_s": wall,
          "max_n": args.max_n, "tasks": [i.instance_id for i in instances]}, indent=1))  # fmt: skip
 

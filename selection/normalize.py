@@ -232,8 +232,11 @@ def normalise_patch(patch: str, files: Mapping[str, str] | None = None) -> str:
     parts = []
     for diff in sorted(_code_diffs(patch), key=lambda d: d.path):
         after = _full_file(diff, files) if files is not None else None
-        parts.append(f"file {diff.path} (full)\n{after}" if after is not None
-                     else _diff_level(diff))  # fmt: skip
+        if after is None:
+            parts.append(_diff_level(diff))
+        elif after != normalise_python_source(files.get(diff.path, "")):  # type: ignore[union-attr]
+            parts.append(f"file {diff.path} (full)\n{after}")
+        # else: only comments, docstrings or layout changed
     return "\n".join(p for p in parts if "\n" in p)  # a file with no code change drops
 
 

@@ -151,3 +151,12 @@ def test_a_pool_keeps_one_kind_of_key() -> None:
     assert keys["a"] == keys["b"] == keys["c"] == normalised_id(fix)
     alone = group_by_task(cands[:2], {"t": {"m.py": BASE}})["t"].patch_keys
     assert alone["a"] == normalised_id(fix, {"m.py": BASE}) != normalised_id(fix)
+
+
+def test_a_layout_only_patch_is_no_change_with_the_base_too() -> None:
+    layout = _diff("m.py", ["", ""], [""], start=4)  # one of the two blank lines goes
+    doc = _diff("m.py", ['    """Old doc."""'], ['    """New doc."""'], start=2)
+    for patch in (layout, doc):
+        assert normalise_patch(patch) == ""
+        assert normalise_patch(patch, {"m.py": BASE}) == ""
+        assert normalise_patch(patch + _diff("n.py", ["a = 1"], ["a = 2"]), {"m.py": BASE})
