@@ -15,6 +15,7 @@ selected_at_N: the patch Quorum selects from the N passes them (the hybrid selec
     quorum.solve, without a verifier, over the pass matrix of those N candidates and the
     tests they wrote, plus the repository's related tests); an abstention counts as a miss.
 abstain_at_N: how often it abstains.
+wrong_at_N: how often it selects a patch that fails them (selected + abstain + wrong = 1).
 
 Each figure is the mean over tasks. An existing --out resumes (finished trajectories are kept).
 Prints name=value lines, a table, and the wall time; writes results.json into --out.
@@ -109,7 +110,7 @@ def figures(task, cands: list[Candidate], matrix: PassMatrix,
     for n in ns:
         if n > len(ids):
             continue
-        cov = sel = abst = 0
+        cov = sel = abst = wrong = 0
         picks = subsets(ids, n, rng)
         for subset in picks:
             chosen = [by_id[i] for i in subset]
@@ -117,9 +118,11 @@ def figures(task, cands: list[Candidate], matrix: PassMatrix,
             pick = select_from(task.id, chosen, matrix, regress, files)
             sel += bool(pick and passed.get(pick))
             abst += pick is None
+            wrong += bool(pick and not passed.get(pick))
         out[f"coverage_at_{n}"] = cov / len(picks)
         out[f"selected_at_{n}"] = sel / len(picks)
         out[f"abstain_at_{n}"] = abst / len(picks)
+        out[f"wrong_at_{n}"] = wrong / len(picks)
     return out
 
 
@@ -214,10 +217,12 @@ def main() -> None:
                   f"({time.monotonic() - t0:.0f}s) {json.dumps(figs)}", flush=True)  # fmt: skip
     wall = time.monotonic() - started
     keys = ["pass_at_1"] + [f"{k}_at_{n}" for n in ns for k in ("coverage", "selected")]
+    keys += [f"{k}_at_{ns[-1]}" for k in ("wrong", "abstain")]  # the honesty at the largest N
+    every = keys + [f"{k}_at_{n}" for n in ns[:-1] for k in ("wrong", "abstain")]
     summary = {}
     for solver, per_task in results.items():
         summary[solver] = {
-            k: sum(f.get(k, 0.0) for f in per_task.values()) / len(per_task) for k in keys
+            k: sum(f.get(k, 0.0) for f in per_task.values()) / len(per_task) for k in every
         }
         for k, v in summary[solver].items():
             print(f"{solver}_{k}={v:.3f}")

@@ -13,9 +13,10 @@ votes: CodeMonkeys-style: most valid tests passed, then the biggest patch cluste
 verifier: highest P(YES). agentless: the Agentless cascade. random: a seeded draw.
 
 Confidence is always the winner's combined (weighted) score, so one threshold means the
-same thing for every method. Abstain when it is below `threshold`, when no signal is
-available, or (optionally) when the strong signals (verifier, tests) favour disjoint sets
-and the winner leads the runner-up by less than `margin`."""
+same thing for every method, divided by the number of distinct fixes that every available
+signal ties with it (a pick among them is a coin flip). Abstain when it is below
+`threshold`, when no signal is available, or (optionally) when the strong signals (verifier,
+tests) favour disjoint sets and the winner leads the runner-up by less than `margin`."""
 
 from __future__ import annotations
 
@@ -178,10 +179,16 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     ranking = rank(signals, config)
     winner = ranking[0]
     evidence["ranking"] = ranking
-    confidence = min(max(comb[winner], 0.0), 1.0)
+    tied = signals.tied_fixes(winner) if config.method != "random" else 1
+    # A pick among fixes no evidence separates is a coin flip: its confidence says so.
+    confidence = min(max(comb[winner], 0.0), 1.0) / tied
     runner_up = ranking[1] if len(ranking) > 1 else None
     lead = comb[winner] - comb[runner_up] if runner_up else confidence
     why = _explain(signals, winner, runner_up, config, available)
+    if tied > 1:
+        evidence["tied_fixes"] = tied
+        why += (f" It is tied on every signal with {tied - 1} other distinct fix(es): "
+                f"the pick among them is arbitrary, so the confidence is divided by {tied}.")
     reasons = []
     if not available and config.threshold > 0:
         reasons.append("no signal tells the candidates apart")

@@ -27,6 +27,8 @@ class Signals(BaseModel):
     agent_choice: str | None = None
     agent_reason: str = ""
     cost: dict[str, float] = Field(default_factory=dict)
+    patch_keys: dict[str, str] = Field(
+        default_factory=dict, description="normalised-patch key: equal keys, one fix")
 
     def normalised(self) -> dict[str, dict[str, float]]:
         """signal -> id -> value in [0, 1], higher is better; only available signals."""
@@ -46,6 +48,18 @@ class Signals(BaseModel):
         if self.agent_choice in self.ids:
             out["agent"] = {c: float(c == self.agent_choice) for c in self.ids}
         return out
+
+    def tied_fixes(self, winner: str) -> int:
+        """How many distinct fixes (normalised patches) no available signal tells apart
+        from the winner's, its own included: the pick among them is arbitrary."""
+        norm = self.normalised()
+
+        def profile(c: str) -> tuple[float, ...]:
+            return tuple(round(norm[k][c], 9) for k in sorted(norm))
+
+        mine = profile(winner)
+        keys = {self.patch_keys.get(c, c) for c in self.ids if profile(c) == mine}
+        return max(len(keys), 1)
 
     def raw(self) -> dict[str, dict[str, float]]:
         named = {
@@ -81,4 +95,5 @@ def collect_signals(
         agent_choice=agent_choice,
         agent_reason=agent_reason,
         cost={c.id: c.cost_usd for c in group.choosable},
+        patch_keys={c: group.patch_keys[c] for c in ids},
     )
