@@ -13,10 +13,10 @@ votes: CodeMonkeys-style: most valid tests passed, then the biggest patch cluste
 verifier: highest P(YES). agentless: the Agentless cascade. random: a seeded draw.
 
 Confidence is always the winner's combined (weighted) score, so one threshold means the
-same thing for every method, divided by the number of distinct fixes that every available
-signal ties with it (a pick among them is a coin flip). Abstain when it is below
-`threshold`, when no signal is available, or (optionally) when the strong signals (verifier,
-tests) favour disjoint sets and the winner leads the runner-up by less than `margin`."""
+same thing for every method. Abstain when it is below `threshold`, when no signal is
+available, (optionally) when the strong signals (verifier, tests) favour disjoint sets and
+the winner leads the runner-up by less than `margin`, and (optionally) when distinct fixes
+tie on every signal; such a tie is always recorded (`evidence.tied_fixes`)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ class SelectConfig(BaseModel):
     threshold: float = Field(0.5, ge=0, le=1, description="abstain below this confidence")
     abstain_on_disagreement: bool = True
     margin: float = Field(0.1, ge=0, description="lead that overrides a disagreement")
+    abstain_on_tie: bool = Field(
+        False, description="abstain when distinct fixes tie on every signal (the pick "
+        "among them would be arbitrary); off by default: tied fixes are often equivalent")
     regression_slack: int = Field(
         2, ge=0, description="cascade/agentless: also keep candidates that break up to this "
         "many more repository tests than the fewest (an intended fix may change what a few "
@@ -179,21 +182,23 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     ranking = rank(signals, config)
     winner = ranking[0]
     evidence["ranking"] = ranking
-    tied = signals.tied_fixes(winner) if config.method != "random" else 1
-    # A pick among fixes no evidence separates is a coin flip: its confidence says so.
-    confidence = min(max(comb[winner], 0.0), 1.0) / tied
+    confidence = min(max(comb[winner], 0.0), 1.0)
     runner_up = ranking[1] if len(ranking) > 1 else None
     lead = comb[winner] - comb[runner_up] if runner_up else confidence
     why = _explain(signals, winner, runner_up, config, available)
+    tied = signals.tied_fixes(winner) if config.method != "random" else 1
     if tied > 1:
         evidence["tied_fixes"] = tied
-        why += (f" It is tied on every signal with {tied - 1} other distinct fix(es): "
-                f"the pick among them is arbitrary, so the confidence is divided by {tied}.")
+        why += (f" It is tied on every signal with {tied - 1} other distinct fix(es), so the "
+                "pick among them is arbitrary: they may all be right (equivalent code), or "
+                "differ where no test looked.")
     reasons = []
     if not available and config.threshold > 0:
         reasons.append("no signal tells the candidates apart")
     if confidence < config.threshold:
         reasons.append(f"confidence {confidence:.2f} is below the threshold {config.threshold:g}")
+    if tied > 1 and config.abstain_on_tie:
+        reasons.append(f"{tied} distinct fixes tie on every signal")
     clash = _disagreement(signals, winner)
     if clash:
         evidence["disagreement"] = clash

@@ -88,6 +88,9 @@ def select_command(
         int, typer.Option(help="Cascade: keep candidates breaking up to this many more "
                           "repository tests than the fewest.", min=0)
     ] = SelectConfig().regression_slack,
+    abstain_on_tie: Annotated[
+        bool, typer.Option(help="Abstain where distinct fixes tie on every signal.")
+    ] = False,
     regression_workers: Annotated[
         int, typer.Option(help="Test runs (containers) of one instance at once.", min=1)
     ] = 1,
@@ -113,6 +116,7 @@ def select_command(
             seed=seed,  # type: ignore[arg-type]
             abstain_on_disagreement=threshold > 0,
             regression_slack=regression_slack,
+            abstain_on_tie=abstain_on_tie,
         )
         if regressions and dataset is None:
             raise QuorumError("--regressions needs --dataset (the instances' repositories)")

@@ -119,19 +119,18 @@ def test_abstains_when_weak_or_disagreeing() -> None:
     assert select("t", Signals(ids=[])).abstained
 
 
-def test_a_tie_between_distinct_fixes_divides_the_confidence(group) -> None:
-    # a and c are one fix (same normalised patch), b another; d breaks a test.
+def test_a_tie_between_distinct_fixes_is_recorded_and_may_abstain(group) -> None:
+    # a and c are one fix (same normalised patch), b another, d a third.
     repro = _matrix({ORIGINAL: "00", "a": "11", "b": "11", "c": "11", "d": "11"}, ["t1", "t2"])
     tied = collect_signals(group, repro).model_copy(update={"patch_votes": {}, "b4": {}})
     sel = select("t", tied, SelectConfig(threshold=0))
     assert tied.tied_fixes("a") == 3  # a/c, b, d: nothing tells them apart
-    assert sel.evidence["tied_fixes"] == 3 and "arbitrary" in sel.rationale
-    assert sel.confidence == pytest.approx(sel.scores[sel.chosen] / 3)
-    assert select("t", tied, SelectConfig(threshold=0.5)).abstained
+    assert sel.chosen and sel.evidence["tied_fixes"] == 3 and "arbitrary" in sel.rationale
+    sel = select("t", tied, SelectConfig(threshold=0, abstain_on_tie=True))
+    assert sel.abstained and "3 distinct fixes tie" in sel.rationale
     votes = collect_signals(group, repro)  # a/c hold 2 of 4 votes: the tie is broken
-    sel = select("t", votes, SelectConfig(threshold=0))
+    sel = select("t", votes, SelectConfig(threshold=0, abstain_on_tie=True))
     assert sel.chosen in ("a", "c") and "tied_fixes" not in sel.evidence
-    assert sel.confidence == pytest.approx(sel.scores[sel.chosen])
 
 
 def test_metrics_against_labels(group) -> None:
