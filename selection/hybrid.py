@@ -12,11 +12,13 @@ weighted: sum of weight x normalised signal over the available signals, divided 
 votes: CodeMonkeys-style: most valid tests passed, then the biggest patch cluster.
 verifier: highest P(YES). agentless: the Agentless cascade. random: a seeded draw.
 
-Confidence is always the winner's combined (weighted) score, so one threshold means the
-same thing for every method. Abstain when it is below `threshold`, when no signal is
-available, (optionally) when the strong signals (verifier, tests) favour disjoint sets and
-the winner leads the runner-up by less than `margin`, and (optionally) when distinct fixes
-tie on every signal; such a tie is always recorded (`evidence.tied_fixes`)."""
+Confidence is the winner's `support`: its weighted score over the signals that can speak
+for a fix, times the share of the repository's tests it keeps (not breaking tests is never
+evidence of a fix); the same for every method, so one threshold means the same thing.
+Abstain when it is below `threshold`, when no signal or only the repository's tests speak,
+(optionally) when the strong signals (verifier, tests) favour disjoint sets and the winner
+leads the runner-up by less than `margin`, and (optionally) when distinct fixes tie on
+every signal; such a tie is always recorded (`evidence.tied_fixes`)."""
 
 from __future__ import annotations
 
@@ -75,6 +77,18 @@ def combined(signals: Signals, weights: Weights) -> dict[str, float]:
         c: sum(getattr(weights, name) * vals[c] for name, vals in norm.items()) / total
         for c in signals.ids
     }
+
+
+def support(signals: Signals, weights: Weights, cid: str) -> float:
+    """The confidence in a candidate: its weighted score over the signals that can speak
+    for a fix (verifier, tests, B4, votes, agent), times the share of base-passing
+    repository tests it keeps. Not breaking existing tests is necessary but says nothing
+    for a fix (the unchanged code keeps them all), so it only ever takes away."""
+    norm = signals.normalised()
+    positive = {k: v for k, v in norm.items() if k != "regressions"}
+    total = sum(getattr(weights, k) for k in positive)
+    score = sum(getattr(weights, k) * v[cid] for k, v in positive.items()) / total if total else 0.0
+    return score * (norm["regressions"][cid] if "regressions" in norm else 1.0)
 
 
 def _within_slack(ids: Sequence[str], signals: Signals, config: SelectConfig) -> list[str]:
@@ -166,6 +180,7 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     evidence: dict = {
         "available_signals": available,
         "n_valid_tests": signals.n_valid_tests,
+        "n_unpassed_tests": signals.n_unpassed_tests,
         "n_regression_tests": signals.n_regression_tests,
         "agent_choice": signals.agent_choice,
         "agent_reason": signals.agent_reason,
@@ -182,7 +197,7 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     ranking = rank(signals, config)
     winner = ranking[0]
     evidence["ranking"] = ranking
-    confidence = min(max(comb[winner], 0.0), 1.0)
+    confidence = min(max(support(signals, config.weights, winner), 0.0), 1.0)
     runner_up = ranking[1] if len(ranking) > 1 else None
     lead = comb[winner] - comb[runner_up] if runner_up else confidence
     why = _explain(signals, winner, runner_up, config, available)
@@ -195,6 +210,9 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     reasons = []
     if not available and config.threshold > 0:
         reasons.append("no signal tells the candidates apart")
+    elif available == ["regressions"] and config.threshold > 0:
+        reasons.append("only the repository's tests speak, and code that fixes nothing "
+                       "passes them too")
     if confidence < config.threshold:
         reasons.append(f"confidence {confidence:.2f} is below the threshold {config.threshold:g}")
     if tied > 1 and config.abstain_on_tie:

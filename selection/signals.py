@@ -18,7 +18,8 @@ class Signals(BaseModel):
     ids: list[str] = Field(description="the candidates with a code change, in pool order")
     verifier: dict[str, float] = Field(default_factory=dict, description="P(YES) normalised")
     tests: dict[str, float] = Field(default_factory=dict, description="valid tests passed")
-    n_valid_tests: int = 0
+    n_valid_tests: int = Field(0, description="valid tests that some candidate passes")
+    n_unpassed_tests: int = Field(0, description="valid tests no candidate passes (left out)")
     regressions: dict[str, float] = Field(default_factory=dict, description="tests broken")
     n_regression_tests: int = Field(0, description="tests passing on the base")
     patch_votes: dict[str, float] = Field(default_factory=dict, description="cluster share")
@@ -79,6 +80,15 @@ def collect_signals(
 ) -> Signals:
     ids = [c.id for c in group.choosable]
     votes = {c: v for c, v in patch_votes(group).items() if c in ids}
+    unpassed: list[str] = []
+    if repro is not None:
+        # A valid test no candidate passes cannot tell them apart (with small models it is
+        # most often a wrong test): it stays out of the tests signal instead of pulling
+        # every candidate's score down alike.
+        unpassed = [t for t in repro.valid_tests() if not any(repro.passed(c, t) for c in ids)]
+        repro = repro.model_copy(
+            update={"test_ids": [t for t in repro.test_ids if t not in unpassed]}
+        )
     base_passing = (
         [t for t in regress.test_ids if regress.passed("__original__", t)] if regress else []
     )
@@ -87,6 +97,7 @@ def collect_signals(
         verifier={c: s for c, s in (verifier or {}).items() if c in ids},
         tests=test_votes(ids, repro),
         n_valid_tests=len(repro.valid_tests()) if repro else 0,
+        n_unpassed_tests=len(unpassed),
         regressions={c: float(n) for c, n in regression_counts(ids, regress).items()},
         n_regression_tests=len(base_passing),
         patch_votes=votes,

@@ -141,3 +141,23 @@ def test_metrics_against_labels(group) -> None:
     m = evaluate(groups, {"t": sel}, labels)
     assert (m.instances, m.accuracy, m.random, m.oracle) == (1, 1.0, 0.5, 1.0)
     assert evaluate(groups, {"t": sel}, {"a": True}).unlabelled == 1
+
+
+def test_confidence_needs_a_signal_that_speaks_for_a_fix(group) -> None:
+    # Tests every candidate fails (most often wrong tests) stay out; the regression tests
+    # alone, which the unchanged code passes too, never make a candidate look right.
+    repro = _matrix({ORIGINAL: "000", "a": "100", "b": "000", "c": "100", "d": "000"},
+                    ["t1", "t2", "t3"])  # fmt: skip
+    regress = _matrix({ORIGINAL: "11", "a": "11", "b": "11", "c": "11", "d": "10"}, ["r1", "r2"])
+    signals = collect_signals(group, repro, regress)
+    assert signals.n_valid_tests == 1 and signals.n_unpassed_tests == 2
+    sel = select("t", signals)
+    assert sel.chosen in ("a", "c") and sel.evidence["n_unpassed_tests"] == 2
+    # a: tests 1, b4 1, votes 0.5 (weights 1, 0.5, 0.5) -> 0.875, times 2 of 2 kept
+    assert sel.confidence == pytest.approx(0.875)
+    only_regress = collect_signals(group_by_task([group.candidates[0]])["t"], None, regress)
+    sel = select("t", only_regress)
+    assert sel.abstained and "only the repository's tests speak" in sel.rationale
+    assert select("t", only_regress, SelectConfig(threshold=0)).chosen == "a"
+    breaks = collect_signals(group_by_task([group.candidates[3]])["t"], repro, regress)
+    assert select("t", breaks, SelectConfig(threshold=0)).confidence == 0.0  # no test passed
