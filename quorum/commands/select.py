@@ -20,6 +20,7 @@ from rich.console import Console
 from envs.candidate import Candidate
 from envs.instances import load_instances
 from envs.repos import find_mirror, is_local_path, read_at_commit
+from envs.task import Task
 from quorum.paths import cache_dir
 from quorum.regressions import (
     RegressionOptions,
@@ -105,7 +106,7 @@ def select_command(
         if instances is not None:
             wanted = set(instances.read_text().split())
             candidates = [c for c in candidates if c.task_id in wanted]
-        files_for = _base_files(candidates, dataset, repo_mirror) if dataset else None
+        files_for = _base_files(candidates, _repositories(sources, dataset), repo_mirror)
         groups = group_by_task(candidates, files_for, vote_only_sources=vote_only or ())
         if limit is not None:
             groups = dict(list(sorted(groups.items()))[:limit])
@@ -174,28 +175,40 @@ def select_command(
         typer.echo(only.rationale)
 
 
+def _repositories(sources: list[Path], dataset: Path | None) -> dict[str, tuple[str, str]]:
+    """Task id -> (repository, base commit): a run directory's task.json, the dataset."""
+    found: dict[str, tuple[str, str]] = {}
+    if dataset is not None:
+        for inst in load_instances(dataset):
+            found[inst.instance_id] = (inst.repo, inst.base_commit)
+    for source in sources:
+        if source.is_dir() and (source / "task.json").is_file():
+            task = Task.model_validate_json((source / "task.json").read_text())
+            if task.base_commit:
+                found.setdefault(task.id, (task.repo, task.base_commit))
+    return found
+
+
 def _base_files(
-    candidates: list[Candidate], dataset: Path, mirror: Path | None
+    candidates: list[Candidate], repos: dict[str, tuple[str, str]], mirror: Path | None
 ) -> dict[str, dict[str, str]]:
-    """Task id -> base text of the Python files its candidates change, read from the
-    instance's repository at its base commit (a local path or a mirror), so that patch keys
-    compare whole files; instances without a readable repository keep diff-level keys."""
-    instances = {i.instance_id: i for i in load_instances(dataset)}
+    """Task id -> base text of the Python files its candidates change, read from the task's
+    repository at its base commit (a local path or a mirror), so that patch keys compare
+    whole files; tasks without a readable repository keep diff-level keys."""
     by_task: dict[str, list[Candidate]] = {}
     for cand in candidates:
         by_task.setdefault(cand.task_id, []).append(cand)
     out: dict[str, dict[str, str]] = {}
     for tid, cands in by_task.items():
-        inst = instances.get(tid)
-        if inst is None or not inst.base_commit:
+        if tid not in repos:
             continue
-        if is_local_path(inst.repo):
-            repo: Path | None = Path(inst.repo).expanduser()
+        name, commit = repos[tid]
+        if is_local_path(name):
+            repo: Path | None = Path(name).expanduser()
         else:
-            repo = find_mirror(mirror, inst.repo) if mirror else None
+            repo = find_mirror(mirror, name) if mirror else None
         if repo is None or not repo.exists():
             continue
-        commit = inst.base_commit
         out[tid] = base_texts(cands, lambda p, r=repo, c=commit: read_at_commit(r, c, p))
     return out
 

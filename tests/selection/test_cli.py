@@ -74,6 +74,21 @@ def test_select_compares_whole_files_from_the_dataset_repository(tmp_path: Path)
     assert clusters["diff"] == [["sysA:i", "sysB:i"]]
     assert clusters["full"] == [["sysA:i"], ["sysB:i"]]
 
+    # A run directory knows its repository and base commit from task.json.
+    from envs.candidate import Candidate
+    from envs.task import Task
+
+    run = tmp_path / "run"
+    run.mkdir()
+    task = Task(id="i", repo=str(repo), base_commit=base, problem_statement="g is off by one")
+    (run / "task.json").write_text(task.model_dump_json())
+    cands = [Candidate(id=n, task_id="i", patch=edit(line)) for n, line in (("f", 2), ("g", 6))]
+    (run / "candidates.jsonl").write_text("".join(c.model_dump_json() + "\n" for c in cands))
+    result = CliRunner().invoke(app, ["select", str(run), "--out", str(tmp_path / "rerun")])
+    assert result.exit_code == 0, result.output
+    selection = json.loads((tmp_path / "rerun" / "selection.json").read_text())
+    assert selection["evidence"]["patch_clusters"] == [["f"], ["g"]]
+
 
 def test_select_explains_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "x.preds.jsonl"
