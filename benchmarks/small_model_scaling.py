@@ -48,7 +48,6 @@ from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
 from selection.pipeline import select_group
 from selection.pool import base_texts, group_by_task, read_run_dir
-from selection.result import Selection
 
 # Distinct knobs for each of up to 8 samples (the rollout default repeats after 4).
 TEMPERATURES = [0.0, 0.7, 0.9, 0.5, 0.8, 0.6, 1.0, 0.4]
@@ -99,14 +98,18 @@ def forget_unreachable(run_dir: Path, *, dry_run: bool = False) -> list[str]:
     return found
 
 
+def base_files(task, cands: list[Candidate]) -> dict[str, str]:
+    return base_texts(cands, lambda p: read_at_commit(task.repo, task.base_commit, p))
+
+
 def figures(task, cands: list[Candidate], matrix: PassMatrix,
             regress: PassMatrix | None, passed: dict[str, bool], ns: list[int],
             seed: int) -> dict[str, float]:  # fmt: skip
     rng = random.Random(seed)
-    files = base_texts(cands, lambda p: read_at_commit(task.repo, task.base_commit, p))
+    files = base_files(task, cands)
     ids = sorted(c.id for c in cands)
     by_id = {c.id: c for c in cands}
-    out = {"pass_at_1": sum(passed[i] for i in ids) / len(ids) if ids else 0.0}
+    out = {"pass_at_1": sum(passed.get(i, False) for i in ids) / len(ids) if ids else 0.0}
     for n in ns:
         if n > len(ids):
             continue
@@ -114,7 +117,7 @@ def figures(task, cands: list[Candidate], matrix: PassMatrix,
         picks = subsets(ids, n, rng)
         for subset in picks:
             chosen = [by_id[i] for i in subset]
-            cov += any(passed[i] for i in subset)
+            cov += any(passed.get(i, False) for i in subset)
             pick = select_from(task.id, chosen, matrix, regress, files)
             sel += bool(pick and passed.get(pick))
             abst += pick is None
@@ -156,10 +159,11 @@ def solve_and_grade(task, solver: str, run_dir: Path, args) -> tuple[list[Candid
 
 
 def _earlier_grades(out: Path) -> dict[str, dict[str, dict[str, bool]]]:
-    for name in ("results.json", "results.partial.json"):
-        if (out / name).is_file():
-            return json.loads((out / name).read_text())["grades"]
-    raise SystemExit(f"--rescore: no results.json in {out}")
+    """The grades of the newest results file (a finished run's, or a running one's)."""
+    found = [out / n for n in ("results.json", "results.partial.json") if (out / n).is_file()]
+    if not found:
+        raise SystemExit(f"--rescore: no results.json in {out}")
+    return json.loads(max(found, key=lambda p: p.stat().st_mtime).read_text())["grades"]
 
 
 def main() -> None:
@@ -196,8 +200,8 @@ def main() -> None:
                     continue  # not graded yet
                 cands = read_run_dir(run_dir)
                 passed = earlier[solver][inst.instance_id]
-                sel_file = run_dir / "selection.json"
-                chosen = Selection.model_validate_json(sel_file.read_text()).chosen
+                cands = [c for c in cands if c.id in passed]  # graded ones only
+                chosen = None  # set below: the current selector over all of them
             else:
                 cands, passed, chosen = solve_and_grade(task, solver, run_dir, args)
             matrix = PassMatrix.model_validate_json((run_dir / "matrix.json").read_text())
@@ -206,6 +210,8 @@ def main() -> None:
                 PassMatrix.model_validate_json(reg_file.read_text()) if reg_file.exists() else None
             )
             figs = figures(task, cands, matrix, regress, passed, ns, args.seed)
+            if args.rescore:
+                chosen = select_from(task.id, cands, matrix, regress, base_files(task, cands))
             figs["selected_full_run"] = float(bool(chosen and passed.get(chosen)))
             results.setdefault(solver, {})[inst.instance_id] = figs
             grades.setdefault(solver, {})[inst.instance_id] = passed

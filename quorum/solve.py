@@ -200,15 +200,18 @@ def _kept(candidates: Sequence[Candidate], pool: TestPool) -> list[ReproTest]:
 def _base_files(solvers: Sequence[Candidate], start_sandbox: SandboxFactory) -> dict[str, str]:
     """Base text of the changed Python files: patch keys then compare whole files, so two
     patches making the same change in different places never merge."""
-    with start_sandbox() as box:
+    try:
+        with start_sandbox() as box:
 
-        def read(path: str) -> str | None:
-            try:
-                return box.read_file(path).decode()
-            except (QuorumError, UnicodeDecodeError):
-                return None
+            def read(path: str) -> str | None:
+                try:
+                    return box.read_file(path).decode()
+                except (QuorumError, UnicodeDecodeError):
+                    return None
 
-        return base_texts(solvers, read)
+            return base_texts(solvers, read)
+    except QuorumError:
+        return {}  # diff-level keys: never lose a finished run over an optional refinement
 
 
 async def _regressions(

@@ -59,7 +59,7 @@ class SelectConfig(BaseModel):
         False, description="abstain when distinct fixes tie on every signal (the pick "
         "among them would be arbitrary); off by default: tied fixes are often equivalent")
     regression_slack: int = Field(
-        2, ge=0, description="cascade/agentless: also keep candidates that break up to this "
+        2, ge=0, description="cascade: also keep candidates that break up to this "
         "many more repository tests than the fewest (an intended fix may change what a few "
         "existing tests assert; gross breakage is still filtered out)")
     regression_slack_share: float = Field(
@@ -154,8 +154,8 @@ def rank(signals: Signals, config: SelectConfig) -> list[str]:
         survivors = _within_slack(survivors, signals, config)
         survivors = _best(survivors, signals.tests)
         survivors = _best(survivors, signals.verifier)
-    else:  # agentless: regressions, reproduction, then majority over normalised patches
-        survivors = _within_slack(survivors, signals, config)
+    else:  # agentless, as published: fewest regressions, reproduction, then majority
+        survivors = _best(survivors, signals.regressions, lowest=True)
         survivors = _best(survivors, signals.tests)
         survivors = _best(survivors, signals.patch_votes)
     head = order(survivors)

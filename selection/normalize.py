@@ -221,8 +221,10 @@ def full_file_ready(patch: str, files: Mapping[str, str]) -> bool:
     """Every changed code file of the patch can be normalised as a whole file. Keys of one
     pool should all be full-file or all diff-level: a mix never matches."""
     return all(
-        _full_file(d, files) is not None for d in _code_diffs(patch) if d.path.endswith(".py")
-    )
+        d.deleted or _full_file(d, files) is not None
+        for d in _code_diffs(patch)
+        if d.path.endswith(".py")
+    )  # a deleted file keeps its diff-level part, the same in every patch that deletes it
 
 
 def normalise_patch(patch: str, files: Mapping[str, str] | None = None) -> str:

@@ -81,10 +81,10 @@ def collect_signals(
     ids = [c.id for c in group.choosable]
     votes = {c: v for c, v in patch_votes(group).items() if c in ids}
     unpassed: list[str] = []
-    if repro is not None:
-        # A valid test no candidate passes cannot tell them apart (with small models it is
-        # most often a wrong test): it stays out of the tests signal instead of pulling
-        # every candidate's score down alike.
+    if repro is not None and len({group.patch_keys[c] for c in ids}) > 1:
+        # A valid test that distinct fixes all fail cannot tell them apart, and is most
+        # often a wrong test (small models write many): it stays out of the tests signal
+        # instead of pulling every score down alike. Against a single fix it is evidence.
         unpassed = [t for t in repro.valid_tests() if not any(repro.passed(c, t) for c in ids)]
         repro = repro.model_copy(
             update={"test_ids": [t for t in repro.test_ids if t not in unpassed]}

@@ -106,10 +106,11 @@ def select_command(
         if instances is not None:
             wanted = set(instances.read_text().split())
             candidates = [c for c in candidates if c.task_id in wanted]
+        if limit is not None:
+            first = set(sorted({c.task_id for c in candidates})[:limit])
+            candidates = [c for c in candidates if c.task_id in first]
         files_for = _base_files(candidates, _repositories(sources, dataset), repo_mirror)
         groups = group_by_task(candidates, files_for, vote_only_sources=vote_only or ())
-        if limit is not None:
-            groups = dict(list(sorted(groups.items()))[:limit])
         config = SelectConfig(
             method=method,
             threshold=threshold,
@@ -183,7 +184,10 @@ def _repositories(sources: list[Path], dataset: Path | None) -> dict[str, tuple[
             found[inst.instance_id] = (inst.repo, inst.base_commit)
     for source in sources:
         if source.is_dir() and (source / "task.json").is_file():
-            task = Task.model_validate_json((source / "task.json").read_text())
+            try:
+                task = Task.model_validate_json((source / "task.json").read_text())
+            except ValueError:
+                continue  # unreadable: diff-level keys for its candidates
             if task.base_commit:
                 found.setdefault(task.id, (task.repo, task.base_commit))
     return found

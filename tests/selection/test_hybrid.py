@@ -82,7 +82,7 @@ def test_regression_slack_keeps_an_intended_change_and_drops_gross_breakage() ->
     assert rank(s, SelectConfig(regression_slack=0))[0] == "a"  # fewest only: the old rule
     assert rank(s, SelectConfig(regression_slack=1))[0] == "a"
     assert rank(s, SelectConfig(regression_slack=100))[0] in ("b", "c")
-    assert rank(s, SelectConfig(method="agentless"))[0] == "b"
+    assert rank(s, SelectConfig(method="agentless"))[0] == "a"  # as published: fewest only
 
 
 def test_weighted_follows_the_weights() -> None:
@@ -159,5 +159,17 @@ def test_confidence_needs_a_signal_that_speaks_for_a_fix(group) -> None:
     sel = select("t", only_regress)
     assert sel.abstained and "only the repository's tests speak" in sel.rationale
     assert select("t", only_regress, SelectConfig(threshold=0)).chosen == "a"
-    breaks = collect_signals(group_by_task([group.candidates[3]])["t"], repro, regress)
-    assert select("t", breaks, SelectConfig(threshold=0)).confidence == 0.0  # no test passed
+    # Against a single fix, a valid test it fails is evidence: it stays in.
+    alone = collect_signals(group_by_task([group.candidates[0]])["t"], repro, regress)
+    assert alone.n_valid_tests == 3 and alone.n_unpassed_tests == 0
+    sel = select("t", alone, SelectConfig(threshold=0))  # tests 1/3, b4 1: 0.556
+    assert sel.confidence == pytest.approx((1 / 3 + 0.5) / 1.5)
+
+
+def test_regression_slack_is_capped_by_a_share_of_the_suite() -> None:
+    small = Signals(ids=["a", "b"], tests={"a": 0, "b": 1}, n_valid_tests=1,
+                    regressions={"a": 0, "b": 1}, n_regression_tests=10)  # fmt: skip
+    assert rank(small, SelectConfig())[0] == "a"  # 5 % of 10 tests: no slack at all
+    big = small.model_copy(update={"n_regression_tests": 40})
+    assert rank(big, SelectConfig())[0] == "b"  # 5 % of 40 = 2: one broken test is slack
+    assert rank(big, SelectConfig(method="agentless"))[0] == "a"  # Agentless: fewest only
