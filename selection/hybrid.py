@@ -52,7 +52,8 @@ class SelectConfig(BaseModel):
     method: Method = "cascade"
     top_k: int = Field(3, ge=1, description="cascade: candidates kept by verifier score")
     weights: Weights = Field(default_factory=Weights)
-    threshold: float = Field(0.5, ge=0, le=1, description="abstain below this confidence")
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="abstain unless the confidence exceeds this (0: never)")
     abstain_on_disagreement: bool = True
     margin: float = Field(0.1, ge=0, description="lead that overrides a disagreement")
     abstain_on_tie: bool = Field(
@@ -213,8 +214,10 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     elif available == ["regressions"] and config.threshold > 0:
         reasons.append("only the repository's tests speak, and code that fixes nothing "
                        "passes them too")
-    if confidence < config.threshold:
-        reasons.append(f"confidence {confidence:.2f} is below the threshold {config.threshold:g}")
+    if confidence < config.threshold or 0 < confidence == config.threshold:
+        # a positive threshold must be exceeded: 0.5 at the default is a coin flip
+        reasons.append(f"confidence {confidence:.2f} does not exceed the threshold "
+                       f"{config.threshold:g}")  # fmt: skip
     if tied > 1 and config.abstain_on_tie:
         reasons.append(f"{tied} distinct fixes tie on every signal")
     clash = _disagreement(signals, winner)

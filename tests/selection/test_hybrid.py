@@ -104,7 +104,11 @@ def test_ties_are_deterministic_and_blind_to_order() -> None:
 def test_abstains_when_weak_or_disagreeing() -> None:
     weak = Signals(ids=["a", "b"], verifier={"a": 0.3, "b": 0.2})
     sel = select("t", weak, SelectConfig(threshold=0.5))
-    assert sel.abstained and "below the threshold" in sel.rationale and sel.scores["a"] == 0.3
+    assert sel.abstained and "does not exceed the threshold" in sel.rationale
+    assert sel.scores["a"] == 0.3
+    coin = Signals(ids=["a", "b"], patch_votes={"a": 0.5, "b": 0.5}, voters=2)
+    assert select("t", coin).abstained  # 0.5 at the default threshold is a coin flip
+    assert select("t", coin, SelectConfig(threshold=0)).chosen
     clash = Signals(ids=["a", "b"], verifier={"a": 1.0, "b": 0.1}, tests={"a": 0, "b": 1},
                     n_valid_tests=1)  # fmt: skip
     close = SelectConfig(method="weighted", threshold=0.0, weights=Weights(b4=0))
