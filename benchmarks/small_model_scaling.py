@@ -34,6 +34,7 @@ import random
 import time
 from pathlib import Path
 
+from agent.agentless import AgentlessConfig
 from agent.rollout import RolloutConfig
 from envs.candidate import Candidate
 from envs.microtasks import materialize_tasks
@@ -129,10 +130,13 @@ def figures(task, cands: list[Candidate], matrix: PassMatrix,
     return out
 
 
-async def run_one(task, endpoints, solver: str, n: int, run_dir: Path, concurrency: int):
+async def run_one(task, endpoints, solver: str, n: int, run_dir: Path, concurrency: int,
+                  formats: list[str] | None = None):  # fmt: skip
+    agentless = AgentlessConfig(formats=formats) if formats else AgentlessConfig()
     options = SolveOptions(
         rollout=RolloutConfig(
-            n=n, solver=solver, concurrency=concurrency, temperatures=TEMPERATURES[:n] or [0.0]
+            n=n, solver=solver, concurrency=concurrency, temperatures=TEMPERATURES[:n] or [0.0],
+            agentless=agentless,
         ),
         sandbox="local",
     )
@@ -148,7 +152,8 @@ def solve_and_grade(task, solver: str, run_dir: Path, args) -> tuple[list[Candid
         with endpoints_for([args.model], os.environ, cache_dir=cache_dir(os.environ),
                            progress=print) as endpoints:  # fmt: skip
             outcome = asyncio.run(
-                run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency)
+                run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency,
+                        args.formats.split(",") if args.formats else None)
             )
         if not forget_unreachable(run_dir, dry_run=True):
             break
@@ -175,6 +180,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("runs/small-model-scaling"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--formats", default="",
+                        help="agentless repair chain, e.g. function,search_replace,file "
+                        "(default: the pipeline's)")  # fmt: skip
     parser.add_argument("--rescore", action="store_true",
                         help="no sampling or grading: recompute the figures from the saved "
                         "candidates, matrices and grades in --out with the current selector; "
