@@ -105,9 +105,8 @@ def base_files(task, cands: list[Candidate]) -> dict[str, str]:
 
 def figures(task, cands: list[Candidate], matrix: PassMatrix,
             regress: PassMatrix | None, passed: dict[str, bool], ns: list[int],
-            seed: int) -> dict[str, float]:  # fmt: skip
+            seed: int, files: dict[str, str]) -> dict[str, float]:  # fmt: skip
     rng = random.Random(seed)
-    files = base_files(task, cands)
     ids = sorted(c.id for c in cands)
     by_id = {c.id: c for c in cands}
     out = {"pass_at_1": sum(passed.get(i, False) for i in ids) / len(ids) if ids else 0.0}
@@ -217,9 +216,10 @@ def main() -> None:
             regress = (
                 PassMatrix.model_validate_json(reg_file.read_text()) if reg_file.exists() else None
             )
-            figs = figures(task, cands, matrix, regress, passed, ns, args.seed)
+            files = base_files(task, cands)
+            figs = figures(task, cands, matrix, regress, passed, ns, args.seed, files)
             if args.rescore:
-                chosen = select_from(task.id, cands, matrix, regress, base_files(task, cands))
+                chosen = select_from(task.id, cands, matrix, regress, files)
             figs["selected_full_run"] = float(bool(chosen and passed.get(chosen)))
             results.setdefault(solver, {})[inst.instance_id] = figs
             grades.setdefault(solver, {})[inst.instance_id] = passed

@@ -32,8 +32,8 @@ from sandbox.errors import QuorumError
 from sandbox.provider import DockerProvider
 from selection.matrix import ORIGINAL, PassMatrix
 from selection.normalize import normalised_id
-from selection.pool import Group
-from selection.regression import changed_sources, related_tests_in, run_regressions
+from selection.pool import Group, changed_sources
+from selection.regression import related_tests_in, run_regressions
 
 Status = Literal["ok", "no_related_tests", "one_patch", "not_in_dataset", "env_error", "error"]
 REUSABLE = ("ok", "no_related_tests", "one_patch")

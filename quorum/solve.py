@@ -26,9 +26,9 @@ from selection.agent import AgentVerdict, run_selection_agent
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix, build_matrix
 from selection.pipeline import select_group
-from selection.pool import base_texts, group_by_task
+from selection.pool import base_texts, changed_sources, group_by_task
 from selection.pooled import rank_by_pooled
-from selection.regression import changed_sources, related_tests_in, run_regressions
+from selection.regression import related_tests_in, run_regressions
 from selection.result import Selection
 from selection.testpool import TestPool, validate_pool
 from selection.verifier import EndpointVerifier, condense_trajectory

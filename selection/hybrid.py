@@ -69,15 +69,16 @@ class SelectConfig(BaseModel):
     seed: int = 0
 
 
-def combined(signals: Signals, weights: Weights) -> dict[str, float]:
-    norm = signals.normalised()
+def _weighted(norm: dict[str, dict[str, float]], weights: Weights, cid: str) -> float:
     total = sum(getattr(weights, name) for name in norm)
     if not total:
-        return dict.fromkeys(signals.ids, 0.0)
-    return {
-        c: sum(getattr(weights, name) * vals[c] for name, vals in norm.items()) / total
-        for c in signals.ids
-    }
+        return 0.0
+    return sum(getattr(weights, name) * vals[cid] for name, vals in norm.items()) / total
+
+
+def combined(signals: Signals, weights: Weights) -> dict[str, float]:
+    norm = signals.normalised()
+    return {c: _weighted(norm, weights, c) for c in signals.ids}
 
 
 def support(signals: Signals, weights: Weights, cid: str) -> float:
@@ -87,9 +88,8 @@ def support(signals: Signals, weights: Weights, cid: str) -> float:
     for a fix (the unchanged code keeps them all), so it only ever takes away."""
     norm = signals.normalised()
     positive = {k: v for k, v in norm.items() if k != "regressions"}
-    total = sum(getattr(weights, k) for k in positive)
-    score = sum(getattr(weights, k) * v[cid] for k, v in positive.items()) / total if total else 0.0
-    return score * (norm["regressions"][cid] if "regressions" in norm else 1.0)
+    kept = norm["regressions"][cid] if "regressions" in norm else 1.0
+    return _weighted(positive, weights, cid) * kept
 
 
 def _within_slack(ids: Sequence[str], signals: Signals, config: SelectConfig) -> list[str]:
@@ -214,8 +214,8 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     elif available == ["regressions"] and config.threshold > 0:
         reasons.append("only the repository's tests speak, and code that fixes nothing "
                        "passes them too")
-    if confidence < config.threshold or 0 < confidence == config.threshold:
-        # a positive threshold must be exceeded: 0.5 at the default is a coin flip
+    if config.threshold > 0 and confidence <= config.threshold:
+        # a threshold must be exceeded: 0.5 at the default is a coin flip
         reasons.append(f"confidence {confidence:.2f} does not exceed the threshold "
                        f"{config.threshold:g}")  # fmt: skip
     if tied > 1 and config.abstain_on_tie:

@@ -21,6 +21,7 @@ Other languages: exact text of the changed lines (whitespace at line ends stripp
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import re
@@ -204,6 +205,12 @@ def _code_diffs(patch: str) -> list[FileDiff]:
     return diffs
 
 
+@functools.lru_cache(maxsize=64)
+def _normalised_base(source: str) -> str | None:
+    """The base file normalised, once per base text (every candidate compares against it)."""
+    return normalise_python_source(source)
+
+
 def _full_file(diff: FileDiff, files: Mapping[str, str]) -> str | None:
     """The changed Python file after the patch, normalised; None where that cannot be had
     (not Python, deleted, its base unknown, the patch does not apply, no parse)."""
@@ -217,31 +224,40 @@ def _full_file(diff: FileDiff, files: Mapping[str, str]) -> str | None:
         return None
 
 
-def full_file_ready(patch: str, files: Mapping[str, str]) -> bool:
-    """Every changed code file of the patch can be normalised as a whole file. Keys of one
-    pool should all be full-file or all diff-level: a mix never matches."""
-    return all(
-        d.deleted or _full_file(d, files) is not None
-        for d in _code_diffs(patch)
-        if d.path.endswith(".py")
-    )  # a deleted file keeps its diff-level part, the same in every patch that deletes it
+def _normalise(patch: str, files: Mapping[str, str] | None, *, strict: bool) -> str | None:
+    """The canonical text; with `strict`, None unless every changed Python file (a deleted
+    one aside) is normalised as a whole file."""
+    parts = []
+    for diff in sorted(_code_diffs(patch), key=lambda d: d.path):
+        after = _full_file(diff, files) if files is not None else None
+        if after is None:
+            if strict and diff.path.endswith(".py") and not diff.deleted:
+                return None
+            parts.append(_diff_level(diff))
+        elif after != _normalised_base(files.get(diff.path, "")):  # type: ignore[union-attr]
+            parts.append(f"file {diff.path} (full)\n{after}")
+        # else: only comments, docstrings or layout changed
+    return "\n".join(p for p in parts if "\n" in p)  # a file with no code change drops
 
 
 def normalise_patch(patch: str, files: Mapping[str, str] | None = None) -> str:
     """A canonical text for the patch (see the module doc); '' for an empty patch. Test
     files a patch adds or edits are left out when it also changes other files: two fixes
     that differ only in the tests their authors wrote are the same fix."""
-    parts = []
-    for diff in sorted(_code_diffs(patch), key=lambda d: d.path):
-        after = _full_file(diff, files) if files is not None else None
-        if after is None:
-            parts.append(_diff_level(diff))
-        elif after != normalise_python_source(files.get(diff.path, "")):  # type: ignore[union-attr]
-            parts.append(f"file {diff.path} (full)\n{after}")
-        # else: only comments, docstrings or layout changed
-    return "\n".join(p for p in parts if "\n" in p)  # a file with no code change drops
+    return _normalise(patch, files, strict=False) or ""
+
+
+def _key(norm: str) -> str:
+    return hashlib.sha256(norm.encode()).hexdigest()[:12] if norm else ""
+
+
+def full_file_id(patch: str, files: Mapping[str, str]) -> str | None:
+    """`normalised_id` with every changed Python file compared whole; None where one cannot
+    be (its patch does not apply to the base, no parse). Keys of one pool should all be
+    full-file or all diff-level: a mix never matches."""
+    norm = _normalise(patch, files, strict=True)
+    return None if norm is None else _key(norm)
 
 
 def normalised_id(patch: str, files: Mapping[str, str] | None = None) -> str:
-    norm = normalise_patch(patch, files)
-    return hashlib.sha256(norm.encode()).hexdigest()[:12] if norm else ""
+    return _key(normalise_patch(patch, files))

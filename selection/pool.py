@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.candidate import Candidate
 from sandbox.errors import QuorumError
-from selection.normalize import full_file_ready, normalised_id, parse_diff
+from selection.normalize import full_file_id, normalised_id, parse_diff
 
 
 class PoolError(QuorumError):
@@ -128,16 +128,22 @@ class Group(BaseModel):
         return [by_id[ids[0]] for ids in self.clusters().values()]
 
 
+def changed_sources(candidates: Sequence[Candidate]) -> list[str]:
+    """Every path the candidates' patches touch, in first-seen order."""
+    seen: dict[str, None] = {}
+    for cand in candidates:
+        for diff in parse_diff(cand.patch):
+            seen.setdefault(diff.path, None)
+    return list(seen)
+
+
 def base_texts(
     candidates: Iterable[Candidate], read: Callable[[str], str | None]
 ) -> dict[str, str]:
     """The base text of every Python file the candidates change, for the full-file patch
     normalisation (`group_by_task(files_for=...)`): `read(path)` gives it, or None where
     the file is not in the base (a new file) or cannot be read."""
-    paths = dict.fromkeys(
-        d.path for c in candidates for d in parse_diff(c.patch) if d.path.endswith(".py")
-    )
-    texts = {p: read(p) for p in paths}
+    texts = {p: read(p) for p in changed_sources(list(candidates)) if p.endswith(".py")}
     return {p: t for p, t in texts.items() if t is not None}
 
 
@@ -160,9 +166,11 @@ def group_by_task(
             group.vote_only.append(cand.id)
     for tid, group in groups.items():
         files = (files_for or {}).get(tid)
-        if files is not None and not all(full_file_ready(c.patch, files) for c in group.candidates):
-            files = None  # one pool, one kind of key
+        full = {c.id: full_file_id(c.patch, files) for c in group.candidates} if files else {}
+        whole = bool(full) and None not in full.values()  # one pool, one kind of key
         for cand in group.candidates:
-            key = normalised_id(cand.patch, files) if cand.patch.strip() else ""
-            group.patch_keys[cand.id] = key
+            if not cand.patch.strip():
+                group.patch_keys[cand.id] = ""
+            else:
+                group.patch_keys[cand.id] = full[cand.id] if whole else normalised_id(cand.patch)
     return groups

@@ -20,7 +20,6 @@ from envs.candidate import Candidate
 from sandbox.errors import PatchApplyError, QuorumError
 from sandbox.protocol import Sandbox
 from selection.matrix import ORIGINAL, Cell, PassMatrix
-from selection.normalize import parse_diff
 
 JUNIT = ".quorum-regress.xml"
 _IS_TEST = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
@@ -119,14 +118,6 @@ def _grep_tests(box: Sandbox, words: Sequence[str]) -> set[str]:
 
 def _read(box: Sandbox, paths: set[str]) -> dict[str, str]:
     return {p: box.read_file(p).decode(errors="replace") for p in sorted(paths)[:400]}
-
-
-def changed_sources(candidates: Sequence[Candidate]) -> list[str]:
-    seen: dict[str, None] = {}
-    for cand in candidates:
-        for diff in parse_diff(cand.patch):
-            seen.setdefault(diff.path, None)
-    return list(seen)
 
 
 def _node_outcomes(xml: bytes) -> dict[str, bool]:

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from envs.candidate import Candidate
-from envs.instances import load_instances
+from envs.instances import Instance, load_instances
 from envs.repos import find_mirror, is_local_path, read_at_commit
 from envs.task import Task
 from quorum.paths import cache_dir
@@ -109,7 +109,8 @@ def select_command(
         if limit is not None:
             first = set(sorted({c.task_id for c in candidates})[:limit])
             candidates = [c for c in candidates if c.task_id in first]
-        files_for = _base_files(candidates, _repositories(sources, dataset), repo_mirror)
+        known = {i.instance_id: i for i in load_instances(dataset)} if dataset else {}
+        files_for = _base_files(candidates, _repositories(sources, known), repo_mirror)
         groups = group_by_task(candidates, files_for, vote_only_sources=vote_only or ())
         config = SelectConfig(
             method=method,
@@ -122,20 +123,19 @@ def select_command(
         )
         if regressions and dataset is None:
             raise QuorumError("--regressions needs --dataset (the instances' repositories)")
-        issues = _issues(dataset) if dataset else {}
+        issues = {tid: inst.problem_statement for tid, inst in known.items()}
         target = out or (sources[0] if len(sources) == 1 and sources[0].is_dir() else Path("."))
         evidence = _run_evidence(sources, groups)
         records: dict[str, RegressionRecord] = {}
         runs: dict[str, dict] = {}  # task id -> how its regression evidence was got
         if regressions:
-            assert dataset is not None
             options = RegressionOptions(
                 out=target / "regressions", mirror_dir=repo_mirror,
                 ca_bundle=default_ca_bundle(), cache_dir=cache_dir(os.environ) / "instances",
                 timeout_s=regression_timeout, max_files=regression_files,
                 concurrency=regression_workers, single_patch=threshold > 0,
             )  # fmt: skip
-            records = _regressions(groups, dataset, options, console)
+            records = _regressions(groups, known, options, console)
             for tid, record in records.items():
                 if record.matrix is not None:
                     evidence.setdefault(tid, {})["regress"] = record.matrix
@@ -176,12 +176,11 @@ def select_command(
         typer.echo(only.rationale)
 
 
-def _repositories(sources: list[Path], dataset: Path | None) -> dict[str, tuple[str, str]]:
-    """Task id -> (repository, base commit): a run directory's task.json, the dataset."""
-    found: dict[str, tuple[str, str]] = {}
-    if dataset is not None:
-        for inst in load_instances(dataset):
-            found[inst.instance_id] = (inst.repo, inst.base_commit)
+def _repositories(
+    sources: list[Path], known: dict[str, Instance]
+) -> dict[str, tuple[str, str]]:
+    """Task id -> (repository, base commit): the dataset's, a run directory's task.json."""
+    found = {tid: (inst.repo, inst.base_commit) for tid, inst in known.items()}
     for source in sources:
         if source.is_dir() and (source / "task.json").is_file():
             try:
@@ -237,9 +236,9 @@ def _run_evidence(
 
 
 def _regressions(
-    groups: dict[str, Group], dataset: Path, options: RegressionOptions, console: Console
+    groups: dict[str, Group], instances: dict[str, Instance], options: RegressionOptions,
+    console: Console,
 ) -> dict[str, RegressionRecord]:
-    instances = {i.instance_id: i for i in load_instances(dataset)}
     console.print(f"regression tests for {len(groups)} instance(s) -> {options.out}")
     started = time.monotonic()
     records = collect_regressions(groups, instances, options, progress=console.print)
@@ -284,7 +283,3 @@ async def _select_all(
                 )  # fmt: skip
     return out
 
-
-def _issues(dataset: Path) -> dict[str, str]:
-    rows = [json.loads(line) for line in dataset.read_text().splitlines() if line.strip()]
-    return {r["instance_id"]: r.get("problem_statement", "") for r in rows}

@@ -161,13 +161,3 @@ def test_a_layout_only_patch_is_no_change_with_the_base_too() -> None:
         assert normalise_patch(patch, {"m.py": BASE}) == ""
         assert normalise_patch(patch + _diff("n.py", ["a = 1"], ["a = 2"]), {"m.py": BASE})
 
-
-def test_solve_falls_back_to_diff_level_keys_when_no_sandbox_starts() -> None:
-    from quorum.solve import _base_files
-    from sandbox.errors import SandboxError
-
-    def no_engine():
-        raise SandboxError("the Docker engine went away")
-
-    fix = Candidate(id="a", task_id="t", patch=_diff("m.py", ["x = 1"], ["x = 2"]))
-    assert _base_files([fix], no_engine) == {}

@@ -13,9 +13,8 @@ from envs.candidate import Candidate, ReproTest
 from sandbox.local import LocalSandbox
 from selection.matrix import ORIGINAL, build_matrix
 from selection.pipeline import select_group
-from selection.pool import group_by_task
+from selection.pool import changed_sources, group_by_task
 from selection.regression import (
-    changed_sources,
     regressions,
     related_tests,
     related_tests_in,
