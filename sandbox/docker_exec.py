@@ -16,12 +16,16 @@ from collections.abc import Mapping
 from docker import APIClient
 
 from sandbox.docker_client import translate_docker_errors
+from sandbox.errors import SandboxClosed
 from sandbox.output import BoundedBuffer
 from sandbox.result import ExecResult
 
 PID_DIR = "/tmp/.quorum-exec"
 TIMEOUT_EXIT_CODE = 124
 STREAM_GRACE_S = 1.0  # after the kill, how long the stream may take to end on its own
+# A thread waiting on a command checks this often whether its sandbox was closed meanwhile:
+# closing must end every command at once, and no socket operation reliably wakes a waiter.
+WAKE_INTERVAL_S = 0.1
 
 # $1: pid file, $2: the user's command. The wrapper is the session leader, so every
 # process the command starts shares its session id and dies with `pkill -s`.
@@ -45,7 +49,9 @@ def run_in_container(
     env: Mapping[str, str] | None,
     user: str | None,
     output_limit: int,
+    closed: threading.Event | None = None,
 ) -> ExecResult:
+    """`closed`, once set (the sandbox is closing), ends the wait at once with SandboxClosed."""
     start = time.monotonic()
     pid_file = f"{PID_DIR}/{uuid.uuid4().hex}"
     argv = ["setsid", "-w", "/bin/bash", "-c", _WRAPPER, "quorum-exec", pid_file, cmd]
@@ -68,7 +74,13 @@ def run_in_container(
     reader = threading.Thread(target=_drain, args=(stream, out, err, done), daemon=True)
     reader.start()
 
-    timed_out = not done.wait(timeout)
+    timed_out = not _wait(done, start + timeout, closed)
+    if closed is not None and closed.is_set():
+        # Killed with its container (its stream may have ended with code 137 first): that
+        # is no result of the command's own.
+        if not done.is_set():
+            stream.close()
+        raise SandboxClosed("the sandbox was closed while the command ran")
     if timed_out:
         kill_session(api, container_id, pid_file)
         if not done.wait(STREAM_GRACE_S):
@@ -82,6 +94,18 @@ def run_in_container(
         timed_out=timed_out,
         truncated=out.truncated or err.truncated,
     )
+
+
+def _wait(done: threading.Event, deadline: float, closed: threading.Event | None) -> bool:
+    """True once the command's stream ended; False at the deadline or when `closed` is set."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        if done.wait(remaining if closed is None else min(remaining, WAKE_INTERVAL_S)):
+            return True
+        if closed is not None and closed.is_set():
+            return False
 
 
 def _drain(stream, out: BoundedBuffer, err: BoundedBuffer, done: threading.Event) -> None:

@@ -6,6 +6,7 @@ import io
 import posixpath
 import shlex
 import tarfile
+import threading
 from collections.abc import Callable, Mapping
 from typing import Self
 
@@ -44,7 +45,10 @@ class DockerSandbox:
         self._output_limit = output_limit
         self._base = base_commit
         self._on_close = on_close
-        self._closed = False
+        # Set by close(), from any thread: every command waiting in this sandbox ends at once.
+        self._closed = threading.Event()
+        # Orders shell creation against close(), so no shell starts after the sandbox closed.
+        self._state_lock = threading.Lock()
         self._use_shell = persistent_shell
         self._shell: ShellSession | None = None
 
@@ -68,36 +72,51 @@ class DockerSandbox:
     ) -> ExecResult:
         self._check_open()
         cwd = join_inside(self._workspace, workdir) if workdir else self._workspace
-        shell = self._idle_shell()
-        if shell is not None:
-            try:
-                return shell.run(
-                    cmd, timeout=timeout, workdir=cwd, env=env, output_limit=self._output_limit
-                )
-            except ShellBroken:
-                self._shell = None  # fall through to a one-shot exec; the next call retries
-                self._check_open()  # unless the shell broke because the sandbox was closed
-            finally:
-                shell.lock.release()
-        return run_in_container(
-            self._api,
-            self.container_id,
-            cmd,
-            timeout=timeout,
-            workdir=cwd,
-            env={**self._env, **(env or {})},
-            user=self._user,
-            output_limit=self._output_limit,
-        )
+        try:
+            shell = self._idle_shell()
+            if shell is not None:
+                try:
+                    return shell.run(
+                        cmd, timeout=timeout, workdir=cwd, env=env, output_limit=self._output_limit
+                    )
+                except ShellBroken:
+                    self._check_open()  # the shell broke because the sandbox was closed
+                    with self._state_lock:  # else a one-shot exec now; the next call retries
+                        if self._shell is shell:
+                            self._shell = None
+                finally:
+                    shell.lock.release()
+            return run_in_container(
+                self._api,
+                self.container_id,
+                cmd,
+                timeout=timeout,
+                workdir=cwd,
+                env={**self._env, **(env or {})},
+                user=self._user,
+                output_limit=self._output_limit,
+                closed=self._closed,
+            )
+        except SandboxError as exc:
+            # A command starting while another thread closes the sandbox meets a container
+            # being removed: say what happened, not the engine's "no such container".
+            if self._closed.is_set() and not isinstance(exc, SandboxClosed):
+                raise SandboxClosed(f"sandbox {self.container_id[:12]} was closed") from exc
+            raise
 
     def _idle_shell(self) -> ShellSession | None:
         """The persistent shell, locked for this caller; None when disabled or busy
         (a concurrent caller then takes the slower one-shot exec instead of waiting)."""
         if not self._use_shell:
             return None
-        if self._shell is None or self._shell.broken:
-            self._shell = ShellSession(self._api, self.container_id, user=self._user, env=self._env)
-        shell = self._shell
+        with self._state_lock:
+            self._check_open()
+            if self._shell is None or self._shell.broken:
+                self._shell = ShellSession(
+                    self._api, self.container_id, user=self._user, env=self._env
+                )
+            shell = self._shell
+        # closed since? run() raises ShellBroken and exec() reports the closed sandbox
         return shell if shell.lock.acquire(blocking=False) else None
 
     def read_file(self, path: str) -> bytes:
@@ -147,11 +166,13 @@ class DockerSandbox:
         git_ops.apply(self, patch)
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._shell is not None:
-            self._shell.close()
+        with self._state_lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            shell, self._shell = self._shell, None
+        if shell is not None:
+            shell.close()
         try:
             with translate_docker_errors("remove sandbox container"):
                 self._api.remove_container(self.container_id, force=True)
@@ -183,10 +204,11 @@ class DockerSandbox:
             env=None,
             user="root",
             output_limit=64 * 1024,
+            closed=self._closed,
         )
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._closed.is_set():
             raise SandboxClosed(f"sandbox {self.container_id[:12]} was closed")
 
     def __enter__(self) -> Self:

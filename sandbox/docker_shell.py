@@ -22,7 +22,13 @@ from collections.abc import Mapping
 from docker import APIClient
 
 from sandbox.docker_client import translate_docker_errors
-from sandbox.docker_exec import PID_DIR, STREAM_GRACE_S, TIMEOUT_EXIT_CODE, kill_session
+from sandbox.docker_exec import (
+    PID_DIR,
+    STREAM_GRACE_S,
+    TIMEOUT_EXIT_CODE,
+    WAKE_INTERVAL_S,
+    kill_session,
+)
 from sandbox.errors import SandboxError
 from sandbox.output import BoundedBuffer
 from sandbox.result import ExecResult
@@ -122,10 +128,11 @@ class ShellSession:
         )
 
     def close(self) -> None:
-        self.broken = True
-        # shutdown() first: it wakes a thread waiting in select()/recv() on this socket
-        # (a signal handler closing every sandbox while workers wait on commands); a bare
-        # close() leaves that thread asleep until its command's deadline.
+        self.broken = True  # a reader waiting in recv() sees this within WAKE_INTERVAL_S
+        # shutdown() first: it usually wakes a thread waiting in select() on this socket at
+        # once (a signal handler closing every sandbox while workers wait on commands).
+        # Not always: on Linux 6.18 about one shutdown in six left the waiter asleep, so
+        # recv() also waits in short slices and checks `broken` between them.
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         for closable in (self._sock, self._raw):
@@ -133,13 +140,20 @@ class ShellSession:
                 closable.close()
 
     def recv(self, deadline: float) -> bytes | None:
-        """Next bytes from the socket, b"" at end of stream, None at the deadline."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        ready, _, _ = select.select([self._sock], [], [], remaining)
-        if not ready:
-            return None
+        """Next bytes from the socket, None at the deadline; OSError once the shell is
+        closed (from another thread too) or its stream ends."""
+        while True:
+            if self.broken:
+                raise OSError("the persistent shell was closed")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                ready, _, _ = select.select([self._sock], [], [], min(remaining, WAKE_INTERVAL_S))
+            except ValueError as exc:  # the socket was closed under us: fileno() is -1
+                raise OSError("the persistent shell was closed") from exc
+            if ready:
+                break
         data = self._sock.recv(1 << 16)
         if not data:
             self.broken = True

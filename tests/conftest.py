@@ -21,6 +21,22 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """GPU tests are the one allowed skip: they run where CUDA is, and skip elsewhere."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if not has_cuda:
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     try:
@@ -34,3 +50,26 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def base_image(docker_client: docker.DockerClient) -> str:
     return ensure_base_image(docker_client, "bookworm")
+
+
+@pytest.fixture(scope="session")
+def embedded_cache() -> Path:
+    """The cache the CLI itself uses (QUORUM_CACHE_DIR, else the user's), holding a verified
+    embedded model: fetched here on first use, so no test depends on another having run
+    first. llama-cpp-python must be installed (`make setup` does it): a failure, not a skip."""
+    from agent.llm.embedded import ensure_model, llama_cpp_installed
+    from quorum.paths import cache_dir
+
+    if not llama_cpp_installed():
+        pytest.fail("llama-cpp-python is not installed: run `make setup`")
+    cache = cache_dir(os.environ)
+    ensure_model(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def embedded_model(embedded_cache: Path) -> Path:
+    """The verified GGUF file of the embedded model."""
+    from agent.llm.embedded import model_path
+
+    return model_path(embedded_cache)

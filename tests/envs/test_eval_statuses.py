@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from envs.environment import EnvironmentBuilder
@@ -20,7 +19,6 @@ def make(iid: str, repo: str = "django/django", version: str = "3.0") -> Instanc
 
 
 def test_unsupported_environment_is_an_env_error_with_its_reason(tmp_path: Path) -> None:
-    pytest.importorskip("swebench")
     builder = EnvironmentBuilder(None, cache_dir=tmp_path)  # type: ignore[arg-type]
     result = grade_instance(builder, make("django__django-1"), "diff --git a/x b/x\n",
                             EvalOptions(out=tmp_path))

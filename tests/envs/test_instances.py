@@ -5,8 +5,8 @@ import pytest
 
 from envs.errors import DatasetError, InstanceNotFound
 from envs.instances import load_instances, parse_slice, select, write_instances
+from tests.helpers.shared_data import shared_path
 
-DATA = Path("/work/shared/data/swe-bench")
 REAL = {"lite-test.jsonl": 300, "lite-dev.jsonl": 23, "verified-mini.jsonl": 50}
 
 RAW = {
@@ -19,10 +19,9 @@ RAW = {
 }
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="shared SWE-bench data not present")
 @pytest.mark.parametrize(("name", "rows"), sorted(REAL.items()))
 def test_every_real_instance_loads(name: str, rows: int):
-    instances = load_instances(DATA / name)
+    instances = load_instances(shared_path("data", "swe-bench", name))
     assert len(instances) == rows
     for inst in instances:
         assert inst.fail_to_pass, inst.instance_id

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from envs.grading import judge, run_targets
 from envs.instances import Instance
 from envs.log_parsers import parse_log, parse_pytest
@@ -46,13 +44,11 @@ def test_targets_are_the_test_files_and_for_local_tasks_the_graded_ones() -> Non
              "diff --git a/tests/data.json b/tests/data.json\n")
     inst = make(["tests/test_x.py::t"], ["tests/test_y.py::u"], patch)
     assert run_targets(inst, local_spec(inst)) == ["tests/test_x.py", "tests/test_y.py"]
-    pytest.importorskip("swebench")
     official = make([], [], patch, repo="psf/requests")
     assert run_targets(official, swebench_spec("psf/requests", "2.3")) == ["tests/test_x.py"]
 
 
 def test_the_repository_parser_is_swebench_s() -> None:
-    pytest.importorskip("swebench")
     spec = swebench_spec("psf/requests", "2.3")
     # requests' parser keeps only the last part of a path parameter, as the dataset's ids do
     status = parse_log(spec, "PASSED test_requests.py::test_x[/tmp/pytest-1/a/b.txt]\n")

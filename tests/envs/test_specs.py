@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from envs.instances import Instance
 from envs.specs import spec_for, swebench_spec
-
-pytest.importorskip("swebench.harness.constants")
 
 
 def test_python_versions_pick_the_debian_suite() -> None:

@@ -5,14 +5,13 @@ import pytest
 
 from envs.errors import InstanceNotFound
 from envs.sources.swebench import task_from_swebench
+from tests.helpers.shared_data import shared_path
 
-DATA = Path("/work/shared/data/swe-bench/lite-test.jsonl")
 
-
-@pytest.mark.skipif(not DATA.is_file(), reason="shared SWE-bench data not present")
 def test_real_instance_becomes_a_task_without_the_gold_patch():
-    task = task_from_swebench("pallets__flask-5063", DATA)
-    raw = next(json.loads(line) for line in DATA.open() if "pallets__flask-5063" in line)
+    data = shared_path("data", "swe-bench", "lite-test.jsonl")
+    task = task_from_swebench("pallets__flask-5063", data)
+    raw = next(json.loads(line) for line in data.open() if "pallets__flask-5063" in line)
     assert task.id == "pallets__flask-5063" and task.repo == "pallets/flask"
     assert task.base_commit == raw["base_commit"] and task.source == "swebench"
     assert task.url == "https://github.com/pallets/flask"

@@ -41,6 +41,9 @@ def test_a_small_run_leaves_a_whole_record(tmp_path: Path) -> None:
     for cand in outcome.candidates:
         traj = json.loads((run / "trajectories" / f"{cand.id}.json").read_text())
         assert traj["exit"]["status"] == cand.exit_status  # every trajectory ended, on record
+        # whatever the model wrote, no trajectory may end in an exception (a bug of ours, a
+        # sandbox or model-server failure): "crashed" is the only exit that means that
+        assert cand.exit_status != "crashed", traj["exit"]["reason"]
         if cand.test is not None:  # a test it wrote was run on the original code
             assert cand.test_on_original is not None
     matrix = json.loads((run / "matrix.json").read_text())

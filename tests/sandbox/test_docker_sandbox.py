@@ -17,7 +17,7 @@ import pytest
 from sandbox import labels
 from sandbox.config import HOST_CA_BUNDLE, DockerSandboxConfig, SnapshotSpec
 from sandbox.docker_client import connect
-from sandbox.errors import EngineUnavailable, ImageMissing, SandboxError
+from sandbox.errors import EngineUnavailable, ImageMissing, SandboxClosed, SandboxError
 from sandbox.gc import is_stale, sweep
 
 pytestmark = pytest.mark.docker
@@ -146,29 +146,62 @@ def test_staleness_rules() -> None:
     assert not is_stale({**alive, labels.OWNER_HOST: "elsewhere"}, time.time())
 
 
-def test_closing_a_sandbox_ends_a_command_running_in_another_thread(provider, snapshot) -> None:
+@pytest.mark.parametrize("persistent_shell", [True, False], ids=["shell", "one-shot"])
+def test_closing_a_sandbox_ends_a_command_running_in_another_thread(
+    provider, snapshot, persistent_shell: bool
+) -> None:
     """What SIGINT/SIGTERM handlers do: close every live sandbox from the main thread while
     a worker thread waits on a long command. The worker must return at once, not at the
-    command's timeout (closing the socket alone does not wake a thread in select())."""
+    command's timeout (a socket shutdown does not always wake a thread in select())."""
     import threading
 
-    box = provider.start(DockerSandboxConfig(image=snapshot))
-    assert box.exec("true", timeout=30).ok  # the persistent shell is up
+    box = provider.start(DockerSandboxConfig(image=snapshot, persistent_shell=persistent_shell))
+    assert box.exec("true", timeout=30).ok  # the persistent shell (if any) is up
     outcome: dict[str, object] = {}
+    running = threading.Event()
 
     def work() -> None:
+        running.set()
         try:
             outcome["result"] = box.exec("sleep 120", timeout=300)
-        except SandboxError as exc:
+        except BaseException as exc:
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
-    time.sleep(1.0)
+    assert running.wait(30)
+    time.sleep(1.0)  # let the command start and its thread wait on it
     started = time.monotonic()
     box.close()
-    worker.join(timeout=30)
+    worker.join(timeout=10)
     assert not worker.is_alive(), "the command outlived its sandbox"
-    assert time.monotonic() - started < 30
-    result = outcome.get("result")
-    assert "error" in outcome or (result is not None and not result.ok)  # type: ignore[union-attr]
+    assert time.monotonic() - started < 10
+    assert isinstance(outcome.get("error"), SandboxClosed), outcome
+
+
+def test_commands_starting_while_the_sandbox_closes_end_at_once(provider, snapshot) -> None:
+    """Threads that call exec() just as close() runs, before or while their shell starts:
+    each gets SandboxClosed (never a hang, never the engine's 'no such container')."""
+    import threading
+
+    box = provider.start(DockerSandboxConfig(image=snapshot))
+    outcomes: list[object] = []
+    go = threading.Barrier(5)
+
+    def work() -> None:
+        go.wait()
+        try:
+            outcomes.append(box.exec("sleep 120", timeout=300))
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(4)]
+    for w in workers:
+        w.start()
+    go.wait()
+    box.close()
+    for w in workers:
+        w.join(timeout=10)
+    assert not any(w.is_alive() for w in workers), "a command outlived its sandbox"
+    assert len(outcomes) == 4
+    assert all(isinstance(o, SandboxClosed) for o in outcomes), outcomes

@@ -8,10 +8,11 @@ import asyncio
 
 import pytest
 
-from selection.verifier import VerifierItem
+# `make setup` installs the `gpu` extra (torch's CPU wheel here): a missing one fails.
+import torch
+import transformers  # noqa: F401
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+from selection.verifier import VerifierItem
 
 WORDS = (  # noqa: SIM905
     "YES NO Yes No yes no the patch fixes issue bug in parser wrong return value add sub x y "
@@ -76,24 +77,16 @@ def test_batched_prefix_sharing_matches_one_by_one(tiny) -> None:
 @pytest.mark.slow
 @pytest.mark.embedded
 @pytest.mark.timeout(1800)  # 2 cores: loading and dequantising the GGUF alone took 7 minutes
-def test_gguf_agrees_with_llama_cpp() -> None:
+def test_gguf_agrees_with_llama_cpp(embedded_model) -> None:
     """The same GGUF weights through llama.cpp's server and transformers' dequantised
     loader: P(YES) within 0.02."""
+    import gguf  # noqa: F401  (transformers' GGUF loader needs it; the `gpu` extra has it)
+
     from agent.llm import BudgetCaps, Ledger, LLMClient, ModelConfig
-    from agent.llm.embedded import (
-        QWEN25_CODER_1_5B,
-        EmbeddedServer,
-        default_cache_dir,
-        llama_cpp_installed,
-        model_path,
-    )
+    from agent.llm.embedded import QWEN25_CODER_1_5B, EmbeddedServer
     from selection.verifier import EndpointVerifier
     from selection.verifier.hf import TransformersVerifier
 
-    gguf = model_path(default_cache_dir(), QWEN25_CODER_1_5B)
-    if not gguf.is_file() or not llama_cpp_installed():
-        pytest.skip("the embedded model or llama-cpp-python is not installed")
-    pytest.importorskip("gguf")
     items = [
         VerifierItem(candidate_id="right", issue="add(1, 2) returns -1: add subtracts.",
                      patch="-    return a - b\n+    return a + b"),
@@ -117,9 +110,9 @@ def test_gguf_agrees_with_llama_cpp() -> None:
         async with LLMClient(config.resolve({}), Ledger(BudgetCaps())) as client:
             return await EndpointVerifier(client, concurrency=1).score(items)
 
-    with EmbeddedServer(gguf, n_ctx=4096) as server:
+    with EmbeddedServer(embedded_model, n_ctx=4096) as server:
         served = asyncio.run(endpoint_scores(server.base_url))
-    local = TransformersVerifier.from_gguf(gguf, device="cpu").score_sync(items)
+    local = TransformersVerifier.from_gguf(embedded_model, device="cpu").score_sync(items)
     print("llama.cpp", served, "transformers", local)
     for cid in served:
         assert local[cid] == pytest.approx(served[cid], abs=0.02), cid

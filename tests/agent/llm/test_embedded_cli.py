@@ -27,15 +27,14 @@ def test_status_reports_a_corrupt_file(tmp_path: Path) -> None:
     assert f"size 11 bytes, expected {QWEN25_CODER_1_5B.size:,}" in result.output
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize("deep", [False, True])
-def test_status_of_the_real_cache(deep: bool) -> None:
-    """Only where the model was fetched: a verified copy reads as verified."""
-    from agent.llm.embedded import default_cache_dir
-
-    path = model_path(default_cache_dir())
-    if not path.is_file():
-        pytest.skip("the embedded model is not fetched here")
+def test_status_of_the_real_cache(deep: bool, embedded_cache: Path) -> None:
+    """A verified copy reads as verified, through the option and the variable alike."""
     args = ["model", "status", *(["--deep"] if deep else [])]
-    result = CliRunner().invoke(app, args, env={"QUORUM_CACHE_DIR": str(default_cache_dir())})
+    result = CliRunner().invoke(app, [*args, "--cache-dir", str(embedded_cache)])
+    assert result.exit_code == 0, result.output
+    assert "verified: yes" in result.output
+    result = CliRunner().invoke(app, args, env={"QUORUM_CACHE_DIR": str(embedded_cache)})
     assert result.exit_code == 0, result.output
     assert "verified: yes" in result.output

@@ -1,15 +1,12 @@
 """The real embedded model: a completion and a YES/NO logprob pair over HTTP.
 
-Slow the first time: the fixture fetches the 1.1 GB model into the user's cache (or
-QUORUM_CACHE_DIR) and builds llama-cpp-python from source if it is missing.
+Slow the first time: the `embedded_model` fixture fetches the 1.1 GB model into the cache
+the CLI uses (QUORUM_CACHE_DIR, else the user's).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from openai import OpenAI
 
 from agent.llm.client import LLMClient
 from agent.llm.config import ModelConfig
-from agent.llm.embedded import EmbeddedServer, default_cache_dir, ensure_model, llama_cpp_installed
+from agent.llm.embedded import EmbeddedServer
 from agent.llm.ledger import BudgetCaps, Ledger
 
 pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -31,13 +28,8 @@ QUESTION = [
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmbeddedServer]:
-    cache = Path(os.environ.get("QUORUM_CACHE_DIR") or default_cache_dir())
-    model = ensure_model(cache)
-    if not llama_cpp_installed():
-        subprocess.run([sys.executable, "-m", "pip", "install", "llama-cpp-python[server]>=0.3.2"],
-                       check=True, timeout=3600)
-    with EmbeddedServer(model, n_ctx=2048) as srv:
+def server(embedded_model: Path) -> Iterator[EmbeddedServer]:
+    with EmbeddedServer(embedded_model, n_ctx=2048) as srv:
         yield srv
 
 

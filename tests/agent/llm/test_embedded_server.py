@@ -151,8 +151,8 @@ def test_a_missing_model_file_names_the_fix(tmp_path: Path) -> None:
     assert ei.value.hint == "run `quorum model fetch`"
 
 
-@pytest.mark.skipif(not llama_cpp_installed(), reason="llama-cpp-python is not installed")
 def test_the_real_server_rejects_a_bogus_model_file(tmp_path: Path) -> None:
+    assert llama_cpp_installed(), "llama-cpp-python is not installed: run `make setup`"
     server = EmbeddedServer(model(tmp_path, b"GGUF" + b"\0" * 64), n_ctx=256,
                             log_path=tmp_path / "server.log")
     with pytest.raises(EmbeddedServerError, match="exited with code") as ei:
