@@ -9,7 +9,7 @@ from agent import prompts
 from agent.trajectory import Trajectory
 from envs.candidate import Candidate, ReproTest, TestOutcome
 from envs.patch import split_by_file, without_files
-from sandbox.errors import QuorumError
+from sandbox.errors import EngineUnavailable, QuorumError
 from sandbox.protocol import Sandbox
 
 TEST_TIMEOUT_S = 120
@@ -34,6 +34,8 @@ def build_candidate(
     spec = traj.spec
     try:
         full = sandbox.diff()
+    except EngineUnavailable:
+        raise  # not an empty patch: the run stops and a rerun redoes this trajectory
     except QuorumError:
         full = ""
     test = _repro_test(full, sandbox, origin=spec.id)

@@ -94,6 +94,7 @@ async def run_trajectory(
                 limits,
                 bad_replies,
                 traj.steps[-1] if traj.steps else None,
+                deadline,
             )
             _record(traj, step, out_dir, on_step)
             if end is not None:
@@ -114,21 +115,30 @@ async def _one_step(
     limits: AgentLimits,
     bad_replies: int,
     last: Step | None,
+    deadline: float,
 ) -> tuple[Step, int, TrajectoryExit | None]:
     """One model call and one action. A step that ends the trajectory is returned with
-    its exit, so the caller records it before ending."""
+    its exit, so the caller records it before ending. The wall limit also bounds the model
+    call: a server asking for long Retry-After pauses cannot keep it waiting past it."""
     started = time.monotonic()
     try:
-        completion = await client.complete(
-            messages,
-            caller=spec.role,
-            trajectory_id=spec.id,
-            tools=protocol.request_tools(specs),
-            temperature=spec.temperature,
-            max_tokens=limits.max_output_tokens,
-        )
+        async with asyncio.timeout(max(0.0, deadline - started)) as wall:
+            completion = await client.complete(
+                messages,
+                caller=spec.role,
+                trajectory_id=spec.id,
+                tools=protocol.request_tools(specs),
+                temperature=spec.temperature,
+                max_tokens=limits.max_output_tokens,
+            )
     except BudgetExhausted as exc:
         raise BudgetStop(str(exc), step=index) from exc
+    except TimeoutError as exc:
+        if not wall.expired():
+            raise
+        raise TimeLimit(
+            f"wall time over {limits.max_wall_s:.0f}s (waiting for the model)", step=index
+        ) from exc
     messages.append(completion.message or {"role": "assistant", "content": completion.text})
     step = Step(index=index, cost_usd=completion.cost_usd, tokens=completion.usage.total_tokens)
     try:

@@ -1,11 +1,14 @@
 """N trajectories in parallel, in rounds. Each trajectory gets its own sandbox from the
 task's snapshot; diversity comes from a temperature schedule, prompt variants and models.
 Results are keyed by trajectory id, and a run directory that already holds finished
-trajectories resumes: those are kept, unfinished ones start again."""
+trajectories resumes: those are kept, unfinished and crashed ones start again. A Docker
+engine that stops answering ends the run (with a message saying so), not just the
+trajectories it was serving: a rerun then resumes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -23,6 +26,7 @@ from agent.trajectory import Trajectory, TrajectorySpec
 from envs.candidate import Candidate
 from envs.gitcmd import git
 from envs.task import Task
+from sandbox.errors import EngineUnavailable, QuorumError
 from sandbox.protocol import Sandbox
 from sandbox.starting import StartingSandbox
 
@@ -117,7 +121,7 @@ async def run_rollouts(
         specs = plan_round(task, round_, config, models)
 
         async def one(spec: TrajectorySpec, shown: list[Candidate]) -> Candidate | None:
-            if spec.id in done and store.finished_trajectory(spec.id):
+            if spec.id in done and _kept(store.finished_trajectory(spec.id)):
                 return done[spec.id]  # resumed: this trajectory already finished
             async with warm:
                 sandbox = StartingSandbox.begin(start_sandbox, pool)
@@ -128,8 +132,14 @@ async def run_rollouts(
                             spec, task, by_model[spec.model], tools, sandbox, start_sandbox,
                             store, config, summary, shown, events,
                         )  # fmt: skip
-                finally:  # outside the gate: the next trajectory need not wait for this
-                    await asyncio.to_thread(sandbox.close)
+                except EngineUnavailable as exc:
+                    await _close_quietly(sandbox)
+                    raise _engine_lost(spec, exc) from exc
+                except BaseException:
+                    await _close_quietly(sandbox)
+                    raise
+                # outside the gate: the next trajectory need not wait for this
+                await asyncio.to_thread(sandbox.close)
             store.add_candidate(candidate)
             events.finished(traj, candidate)
             return candidate
@@ -140,6 +150,28 @@ async def run_rollouts(
         if round_ + 1 < config.rounds:
             previous = (await rank_round(all_candidates))[: config.shown_from_previous_round]
     return all_candidates
+
+
+def _kept(traj: Trajectory | None) -> bool:
+    """Whether a resumed run keeps this trajectory: finished, and not crashed (a crash is
+    the sandbox's, the engine's or the endpoint's failure, not an answer: try it again)."""
+    return traj is not None and traj.exit is not None and traj.exit.status != "crashed"
+
+
+async def _close_quietly(sandbox: Sandbox) -> None:
+    """Close after a failure: a close that fails too (the engine is gone) must not hide
+    why; the label sweep removes what is left once this process has ended."""
+    with contextlib.suppress(QuorumError):
+        await asyncio.to_thread(sandbox.close)
+
+
+def _engine_lost(spec: TrajectorySpec, exc: EngineUnavailable) -> EngineUnavailable:
+    first = str(exc.args[0]).splitlines()[0] if exc.args else str(exc)
+    return EngineUnavailable(
+        f"the Docker engine stopped answering while trajectory {spec.id} ran: {first}",
+        hint="start the engine again (a restart stops every sandbox), then rerun with the "
+        "same run directory: finished trajectories are kept, unfinished ones start again",
+    )
 
 
 async def _trajectory(

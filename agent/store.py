@@ -8,6 +8,8 @@ from pathlib import Path
 from agent.redact import redact
 from agent.trajectory import Trajectory
 from envs.candidate import Candidate
+from envs.errors import LoadError
+from envs.loader import Loaded, drop_truncated_tail, load_records
 
 
 class RunStore:
@@ -26,19 +28,25 @@ class RunStore:
             out.flush()
 
     def candidates(self) -> dict[str, Candidate]:
-        """Candidates by id; a later line for the same id wins (rescored or redone)."""
-        found: dict[str, Candidate] = {}
+        """Candidates by id; a later line for the same id wins (rescored or redone). A last
+        line cut short by a crash is left out (`read_candidates` names it); any other bad
+        line is a LoadError naming it."""
+        return {c.id: c for c in self.read_candidates().records}
+
+    def read_candidates(self) -> Loaded[Candidate]:
         if not self.candidates_file.exists():
-            return found
-        for line in self.candidates_file.read_text().splitlines():
-            if not line.strip():
-                continue
-            try:
-                cand = Candidate.model_validate_json(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            found[cand.id] = cand
-        return found
+            return Loaded(path=self.candidates_file)
+        return load_records(
+            self.candidates_file, Candidate, what="candidates file", name_field="id",
+            tolerate_truncated_tail=True,
+        )  # fmt: skip
+
+    def resume(self) -> list[str]:
+        """Before a run appends to an existing candidates.jsonl: check it loads, cut a
+        truncated last line off (its trajectory is redone), and say so."""
+        loaded = self.read_candidates()
+        drop_truncated_tail(loaded)
+        return [f"{note}; its trajectory is redone" for note in loaded.notes()]
 
     def rewrite_candidates(self, candidates: list[Candidate]) -> None:
         tmp = self.candidates_file.with_suffix(".tmp")
@@ -51,6 +59,6 @@ class RunStore:
             return None
         try:
             traj = Trajectory.load(path)
-        except ValueError:
-            return None
+        except LoadError:
+            return None  # unreadable: the trajectory is redone
         return traj if traj.finished else None

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.exits import ExitRecord, TrajectoryExit
 from agent.llm.errors import BudgetExhausted
 from agent.redact import redact
+from envs.loader import load_document
+from sandbox.errors import EngineUnavailable
 
 
 class Step(BaseModel):
@@ -69,9 +71,12 @@ class Trajectory(BaseModel):
     def recording(self, directory: Path) -> Iterator[None]:
         """Around a solver's work: how it ended becomes the exit record (a model or sandbox
         failure ends this trajectory, not the run), and the record is saved in any case.
-        A cancelled trajectory is saved without an exit, so a resume restarts it."""
+        A cancelled trajectory, or one whose Docker engine stopped answering (that ends the
+        run), is saved without an exit, so a resume restarts it."""
         try:
             yield
+        except EngineUnavailable:
+            raise  # the engine is gone, not this trajectory: left unfinished, a rerun redoes it
         except TrajectoryExit as end:
             self.exit = end.record
         except BudgetExhausted as exc:
@@ -96,4 +101,4 @@ class Trajectory(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> Trajectory:
-        return cls.model_validate_json(path.read_text())
+        return load_document(path, cls, what="trajectory", fmt="json")

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from envs.errors import DatasetError, InstanceNotFound
+from envs.loader import Loaded, load_records
 from envs.repos import is_local_path
 
 
@@ -70,56 +71,24 @@ class Instance(BaseModel):
 
 
 def load_instances(path: Path | str) -> list[Instance]:
+    """Every instance of the file; any invalid line is an error naming it."""
+    return read_instances(path).records
+
+
+def read_instances(path: Path | str, *, skip_invalid: bool = False) -> Loaded[Instance]:
+    """The instances of a JSONL file, a JSON array or one JSON object (`envs.loader`), each
+    validated, ids unique. `skip_invalid` leaves out invalid lines and lists them."""
     path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DatasetError(f"cannot read the dataset {path}: {exc.strerror}") from exc
-    instances = [_parse(raw, f"{path}:{where}", path.parent) for where, raw in _records(text, path)]
-    seen: set[str] = set()
-    for inst in instances:
-        if inst.instance_id in seen:
-            raise DatasetError(f"{path}: instance {inst.instance_id} appears twice")
-        seen.add(inst.instance_id)
-    return instances
-
-
-def _records(text: str, path: Path) -> list[tuple[str, Any]]:
-    """(location, raw record) pairs from a JSON array, one JSON object, or JSON lines."""
-    stripped = text.strip()
-    if not stripped:
-        raise DatasetError(f"the dataset {path} is empty")
-    try:
-        whole = json.loads(stripped)
-    except json.JSONDecodeError:
-        whole = None
-    if isinstance(whole, list):
-        return [(f"item {i}", raw) for i, raw in enumerate(whole)]
-    if isinstance(whole, dict):
-        return [("1", whole)]
-    out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append((str(lineno), json.loads(line)))
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-    return out
-
-
-def _parse(raw: Any, where: str, base_dir: Path) -> Instance:
-    if not isinstance(raw, dict):
-        raise DatasetError(f"{where}: expected a JSON object, got {type(raw).__name__}")
-    try:
-        inst = Instance.model_validate(raw)
-    except ValidationError as exc:
-        name = raw.get("instance_id", "?")
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise DatasetError(f"{where} ({name}): {problems}") from exc
-    if is_local_path(inst.repo) and not Path(inst.repo).expanduser().is_absolute():
-        inst.repo = str((base_dir / inst.repo).resolve())
-    return inst
+    loaded = load_records(
+        path, Instance, what="dataset", error=DatasetError, skip_invalid=skip_invalid,
+        name_field="instance_id", unique=lambda inst: f"instance {inst.instance_id}",
+    )  # fmt: skip
+    if not loaded.records and not loaded.skipped:
+        raise DatasetError("the dataset is empty", path=path)
+    for inst in loaded.records:
+        if is_local_path(inst.repo) and not Path(inst.repo).expanduser().is_absolute():
+            inst.repo = str((path.parent / inst.repo).resolve())
+    return loaded
 
 
 def write_instances(instances: Iterable[Instance], path: Path | str) -> Path:

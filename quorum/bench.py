@@ -6,7 +6,9 @@ preds.jsonl (official: instance_id, model_name_or_path, model_patch; rewritten f
 bench.jsonl at start, appended as instances finish), runs/ID/ (solve's run directory, which
 itself resumes finished trajectories), eval/ID/PATCH_ID/ (grading logs), bench_report.json.
 
-An instance is finished once its record is in bench.jsonl; anything else is redone.
+An instance is finished once its record is in bench.jsonl; anything else is redone. A
+Docker engine that stops answering stops the bench (its instances in flight get no
+"error" record), so that a rerun resumes them once the engine is back.
 
 Where instances run is the executor's business (this host's asyncio pool, or Ray tasks in
 quorum/bench_ray.py); the driver here stays the one writer of bench.jsonl and preds.jsonl,
@@ -29,10 +31,11 @@ from agent.llm import Endpoint
 from envs.candidate import content_id
 from envs.environment import EnvironmentBuilder
 from envs.instances import Instance
+from envs.loader import Loaded, drop_truncated_tail, load_json, load_records
 from envs.patch import split_by_file
 from quorum.evaluate import EvalOptions, grade_instance
 from quorum.solve import SolveOptions, solve
-from sandbox.errors import QuorumError
+from sandbox.errors import EngineUnavailable, QuorumError
 from sandbox.provider import DockerProvider
 
 
@@ -69,20 +72,34 @@ class InstanceRecord(BaseModel):
     candidate_resolved: list[bool] = Field(
         default_factory=list, description="every solver candidate's verdict, when graded"
     )
+    options: dict = Field(
+        default_factory=dict,
+        description="what it ran with: the models, the verifier model and SolveOptions",
+    )
 
 
 def read_records(out: Path) -> dict[str, InstanceRecord]:
+    """The finished instances of bench.jsonl; a later line for the same id wins."""
+    return {rec.instance_id: rec for rec in _load_records(out).records}
+
+
+def _load_records(out: Path) -> Loaded[InstanceRecord]:
     path = out / "bench.jsonl"
     if not path.exists():
-        return {}
-    records = {}
-    for line in path.read_text().splitlines():
-        try:
-            rec = InstanceRecord.model_validate_json(line)
-        except ValueError:
-            continue  # a line cut by a crash: that instance is redone
-        records[rec.instance_id] = rec
-    return records
+        return Loaded(path=path)
+    return load_records(
+        path, InstanceRecord, what="bench record", name_field="instance_id",
+        tolerate_truncated_tail=True,  # a line cut by a crash: that instance is redone
+    )  # fmt: skip
+
+
+def resume_records(out: Path) -> tuple[dict[str, InstanceRecord], list[str]]:
+    """bench.jsonl before this run appends to it: the finished records, and a note for a
+    truncated last line, which is cut off the file (its instance is redone)."""
+    loaded = _load_records(out)
+    drop_truncated_tail(loaded)
+    notes = [f"{note}; that instance is redone" for note in loaded.notes()]
+    return {rec.instance_id: rec for rec in loaded.records}, notes
 
 
 class _Sink:
@@ -132,11 +149,18 @@ async def run_bench(
     *,
     on_done: Callable[[InstanceRecord, dict[str, InstanceRecord]], None] | None = None,
     provider: DockerProvider | None = None,
+    progress: Callable[[str], None] | None = None,
+    verifier: Endpoint | None = None,
 ) -> dict:
-    """`provider` (the local executor's Docker engine) defaults to this host's."""
+    """`provider` (the local executor's Docker engine) defaults to this host's; `progress`
+    hears what resume left out of bench.jsonl (a line cut short by a crash); `verifier`
+    scores every instance's patches execution-free, as in `quorum solve`."""
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
-    records = read_records(out)
+    records, notes = resume_records(out)
+    if progress:
+        for note in notes:
+            progress(note)
     sink = _Sink(out, options.model_name)
     sink.rewrite_preds(records)
     todo = [i for i in instances if i.instance_id not in records]
@@ -147,26 +171,39 @@ async def run_bench(
         if on_done:
             on_done(rec, records)
 
-    await _executor(options, provider).run(todo, endpoints, finish)
+    await _executor(options, provider, verifier).run(todo, endpoints, finish)
     done = {i.instance_id: records[i.instance_id] for i in instances if i.instance_id in records}
     report = summarize(list(done.values()), total=len(instances))
+    report["instance_options"] = {i: rec.options for i, rec in done.items()}
     (out / "bench_report.json").write_text(json.dumps(report, indent=2))
     return report
 
 
-def _executor(options: BenchOptions, provider: DockerProvider | None) -> Executor:
+def _executor(
+    options: BenchOptions, provider: DockerProvider | None, verifier: Endpoint | None = None
+) -> Executor:
     if options.executor == "ray":
+        if verifier is not None:
+            raise QuorumError(
+                "--verifier-model is not supported with --executor ray yet",
+                hint="use --executor local, or leave the verifier out",
+            )
         from quorum.bench_ray import RayExecutor  # it imports this module; Ray is optional
 
         return RayExecutor(options)
-    return LocalExecutor(options, provider)
+    return LocalExecutor(options, provider, verifier)
 
 
 class LocalExecutor:
     """`workers` instances at once in this event loop, on this host's Docker engine."""
 
-    def __init__(self, options: BenchOptions, provider: DockerProvider | None = None) -> None:
-        self.options, self.provider = options, provider
+    def __init__(
+        self,
+        options: BenchOptions,
+        provider: DockerProvider | None = None,
+        verifier: Endpoint | None = None,
+    ) -> None:
+        self.options, self.provider, self.verifier = options, provider, verifier
 
     async def run(
         self, todo: Sequence[Instance], endpoints: Sequence[Endpoint], done: Done
@@ -177,7 +214,8 @@ class LocalExecutor:
 
         async def one(inst: Instance) -> None:
             async with gate:
-                done(await solve_and_grade(inst, endpoints, self.options, builder))
+                done(await solve_and_grade(inst, endpoints, self.options, builder,
+                                           verifier=self.verifier))  # fmt: skip
 
         try:
             await asyncio.gather(*(one(i) for i in todo))
@@ -205,9 +243,11 @@ async def solve_and_grade(
     endpoints: Sequence[Endpoint],
     options: BenchOptions,
     builder: EnvironmentBuilder,
+    *,
+    verifier: Endpoint | None = None,
 ) -> InstanceRecord:
     """One instance start to finish: what every executor runs, wherever it runs."""
-    rec = await _solve_one(inst, endpoints, options, builder)
+    rec = await _solve_one(inst, endpoints, options, builder, verifier)
     if options.grade and rec.status != "error":
         rec = await asyncio.to_thread(_grade_one, inst, rec, options, builder)
     return rec
@@ -218,8 +258,10 @@ async def _solve_one(
     endpoints: Sequence[Endpoint],
     options: BenchOptions,
     builder: EnvironmentBuilder,
+    verifier: Endpoint | None = None,
 ) -> InstanceRecord:
     started = time.monotonic()
+    ran_with = instance_options(endpoints, options, verifier)
     run_dir = options.out / "runs" / inst.instance_id
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -227,7 +269,9 @@ async def _solve_one(
             builder.solve_task, inst, run_dir / "environment.log",
             in_docker=options.solve.sandbox == "docker",
         )  # fmt: skip
-        outcome = await solve(task, endpoints, options.solve, run_dir)
+        outcome = await solve(task, endpoints, options.solve, run_dir, verifier=verifier)
+    except EngineUnavailable:
+        raise  # not this instance's failure: the bench stops unrecorded, a rerun resumes it
     except QuorumError as exc:
         (run_dir / "error.txt").write_text(f"{type(exc).__name__}: {exc}\n")
         return InstanceRecord(
@@ -235,6 +279,7 @@ async def _solve_one(
             status="error",
             error=str(exc),
             wall_s=round(time.monotonic() - started, 1),
+            options=ran_with,
         )
     solvers = [c for c in outcome.candidates if c.solver != "test_writer"]
     _save_candidate_patches(run_dir, solvers)
@@ -246,7 +291,19 @@ async def _solve_one(
         tokens=outcome.cost.total.total_tokens,
         wall_s=round(time.monotonic() - started, 1),
         candidates=len(solvers),
+        options=ran_with,
     )
+
+
+def instance_options(
+    endpoints: Sequence[Endpoint], options: BenchOptions, verifier: Endpoint | None
+) -> dict:
+    """What one instance ran with, for its record: model names, never their keys."""
+    return {
+        "models": [e.model for e in endpoints],
+        "verifier_model": verifier.model if verifier else None,
+        "solve": options.solve.model_dump(mode="json"),
+    }
 
 
 def without_bytecode(patch: str) -> str:
@@ -273,7 +330,7 @@ def _grade_one(
 ) -> InstanceRecord:
     """Grade each distinct candidate patch once; the selected patch is one of them."""
     path = options.out / "runs" / inst.instance_id / "candidate_patches.json"
-    patches = json.loads(path.read_text()) if path.exists() else []
+    patches = load_json(path, what="candidate patches") if path.exists() else []
     verdicts: dict[str, bool] = {}
     for patch in [*patches, rec.patch]:
         key = content_id(patch)
@@ -286,6 +343,7 @@ def _grade_one(
             out=options.out / "eval" / inst.instance_id / key,
             timeout_s=options.eval_timeout_s,
             ca_bundle=options.solve.ca_bundle,
+            network=options.solve.test_network == "bridge",
         )
         verdicts[key] = grade_instance(builder, inst, patch, eval_opts).resolved
     return rec.model_copy(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from quorum.commands import (
     bench,
@@ -11,16 +15,53 @@ from quorum.commands import (
     eval,
     images,
     model,
+    report,
     sandbox,
     select,
     solve,
     verifier,
 )
+from quorum.errors import EXIT_ERROR, command_flags, is_help_request, print_error
+from sandbox.errors import QuorumError
+
+
+class QuorumGroup(TyperGroup):
+    """Every error of every command leaves through `quorum.errors`: a usage error (click's),
+    an option value a pydantic model refused, or a QuorumError no command caught, as one
+    `error: ...` line (and its hint) on stderr, exit code 1."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> Any:  # fmt: skip
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer.TyperException as exc:  # `quorum --bogus`
+            if is_help_request(exc):
+                raise
+            print_error(exc)
+            raise typer.Exit(EXIT_ERROR) from exc
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.TyperException as exc:  # click's: usage errors, refused values
+            if is_help_request(exc):
+                raise  # `quorum images`: the group's help, as asked for
+            print_error(exc)
+            raise typer.Exit(EXIT_ERROR) from exc
+        except (QuorumError, ValidationError) as exc:
+            name = ctx.invoked_subcommand
+            command = self.get_command(ctx, name) if name else None
+            print_error(exc, options=command_flags(command))
+            raise typer.Exit(EXIT_ERROR) from exc
+
 
 app = typer.Typer(
     name="quorum",
+    cls=QuorumGroup,
     help="Solve software issues by test-time scaling: many sandboxed trajectories, "
-    "tests and verifiers, a hybrid selector, a hard budget.",
+    "tests and verifiers, a hybrid selector, a hard budget. Every error is one "
+    "`error: ...` line on stderr (`FILE:LINE: ...` for a file) and exit code 1; "
+    "`quorum solve` exits 2 when it abstains.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -30,6 +71,7 @@ app.command("eval")(eval.eval_command)
 app.command("bench")(bench.bench_command)
 app.command("select")(select.select_command)
 app.command("demo")(demo.demo_command)
+app.command("report")(report.report_command)
 app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(model.app, name="model")

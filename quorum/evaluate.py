@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.environment import EnvBuildError, EnvironmentBuilder
-from envs.errors import DatasetError
 from envs.grading import ERROR_STATUSES, GradeResult, grade
 from envs.instances import Instance
+from envs.loader import Loaded
+from envs.predictions import Prediction, read_predictions
 from envs.specs import spec_for
 from sandbox.config import DockerSandboxConfig
 from sandbox.errors import QuorumError
@@ -36,26 +38,19 @@ class EvalOptions(BaseModel):
     timeout_s: float = Field(1800, gt=0, description="per test run (and per install step)")
     ca_bundle: Path | None = Field(None, description="host CA bundle for pip in builds")
     cache_dir: Path | None = Field(None, description="cloned repositories (default: out)")
-    network: bool = Field(True, description="network in the test container, as the official "
-                          "harness has (some suites connect out, e.g. requests' timeouts)")
+    network: bool = Field(False, description="network in the test container (`--test-network "
+                          "bridge`, as the official harness has; connected machines only: a "
+                          "few suites connect out, e.g. requests' httpbin.org tests)")
 
 
 def load_predictions(path: Path) -> dict[str, dict]:
-    """instance_id -> prediction, from JSONL, a JSON list, or a JSON dict keyed by id."""
-    text = Path(path).read_text()
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError:
-        whole = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if isinstance(whole, dict):  # one prediction, or predictions keyed by instance id
-        whole = [whole] if "instance_id" in whole else list(whole.values())
-    rows = whole
-    preds = {}
-    for row in rows:
-        if "instance_id" not in row:
-            raise DatasetError(f"{path}: a prediction without instance_id: {str(row)[:80]}")
-        preds[row["instance_id"]] = row
-    return preds
+    """instance_id -> prediction, from JSONL, a JSON list, or a JSON dict keyed by id; any
+    invalid line is an error naming it (`envs.predictions`)."""
+    return predictions_by_id(read_predictions(path))
+
+
+def predictions_by_id(loaded: Loaded[Prediction]) -> dict[str, dict]:
+    return {p.instance_id: p.model_dump() for p in loaded.records}
 
 
 def special_predictions(instances: Iterable[Instance], which: str) -> dict[str, dict]:
@@ -67,8 +62,10 @@ def special_predictions(instances: Iterable[Instance], which: str) -> dict[str, 
 
 def evaluate(instances: list[Instance], preds: dict[str, dict], options: EvalOptions, *,
              allow_empty: bool = False, progress: Callable[[GradeResult], None] | None = None,
-             provider: DockerProvider | None = None) -> dict:
-    """Grade every instance that has a prediction; return the report (also written)."""
+             provider: DockerProvider | None = None,
+             input_notes: Mapping[str, Any] | None = None) -> dict:
+    """Grade every instance that has a prediction; return the report (also written).
+    `input_notes` (lines skipped, unknown ids) join the report as they are."""
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     provider = provider or DockerProvider.connect(run_id=f"eval-{out.name}"[:40])
@@ -96,7 +93,7 @@ def evaluate(instances: list[Instance], preds: dict[str, dict], options: EvalOpt
             list(pool.map(one, todo))
     finally:
         provider.close_all()
-    report = official_report(instances, preds, results)
+    report = {**official_report(instances, preds, results), **(input_notes or {})}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report
 

@@ -7,31 +7,42 @@ at $OPENAI_BASE_URL with $OPENAI_API_KEY."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.llm import Endpoint, ModelConfig
+from envs.loader import load_document
 from sandbox.errors import QuorumError
 
 EMBEDDED = "embedded"
 
 
+class ModelsFile(BaseModel):
+    """The models file: `[models.NAME]` tables of ModelConfig fields; `name` (the model as
+    its endpoint knows it) defaults to NAME. Anything else in the file is an error, so that
+    a misspelt table is not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _name_defaults_to_the_key(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {k: {"name": k, **v} if isinstance(v, dict) else v for k, v in value.items()}
+
+
 def load_models_file(path: Path | None) -> dict[str, ModelConfig]:
+    """Named endpoints; a problem is a LoadError naming the file and line."""
     if path is None:
         return {}
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise QuorumError(f"cannot read the models file {path}: {exc}") from exc
-    try:
-        return {
-            name: ModelConfig(name=fields.pop("name", name), **fields)
-            for name, fields in data.get("models", {}).items()
-        }
-    except ValueError as exc:
-        raise QuorumError(f"invalid model in {path}: {exc}") from exc
+    return load_document(path, ModelsFile, what="models file", fmt="toml").models
 
 
 def default_models(environ: Mapping[str, str]) -> list[str]:

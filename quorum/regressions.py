@@ -2,8 +2,9 @@
 --regressions`): for each instance, its environment image (built once and shared with
 `quorum eval` and `quorum solve`), the repository's own tests related to the files the
 candidates change, run on the base twice (flaky tests quarantined) and once per distinct
-normalised patch, in containers without network. The runner is pytest; an environment
-whose own test command is not gets pytest added (`with_pytest`).
+normalised patch, in containers without network (unless `--test-network bridge`). The
+runner is pytest; an environment whose own test command is not gets pytest added
+(`with_pytest`).
 
 Benchmark metadata never reaches this code path: the gold patch, `test_patch`, FAIL_TO_PASS
 and PASS_TO_PASS are blanked from each instance before anything is built or run.
@@ -53,6 +54,8 @@ class RegressionOptions(BaseModel):
     single_patch: bool = Field(
         False, description="also run instances with one distinct choosable patch (the "
         "evidence can then only move the confidence, never the choice)")
+    network: bool = Field(False, description="network in the test containers "
+                          "(`--test-network bridge`; connected machines only)")
 
 
 class RegressionRecord(BaseModel):
@@ -187,7 +190,7 @@ def _one(
         image = builder.instance_image(visible, with_pytest(spec_for(visible)), log)
     except QuorumError as exc:  # EnvBuildError included
         return record("env_error", detail=str(exc).splitlines()[0])
-    config = DockerSandboxConfig(image=image, network=False)
+    config = DockerSandboxConfig(image=image, network=options.network)
 
     def start():
         return provider.start(config)

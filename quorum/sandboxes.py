@@ -30,9 +30,13 @@ def sandbox_factory(
     run_id: str,
     ca_bundle: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    test_network: bool = False,
 ) -> Iterator[SandboxFactory]:
     """A factory of fresh sandboxes at the task's base commit; every sandbox it made is
-    closed on exit, on SIGINT/SIGTERM, and swept by label after a crash."""
+    closed on exit, on SIGINT/SIGTERM, and swept by label after a crash. No sandbox has
+    network, except one asked for with `tests=True` (a container that only runs tests)
+    when `test_network` is set (`--test-network bridge`); the local backend has no
+    isolation either way."""
     repo = Path(task.repo)
     if not (repo / ".git").exists() and not (repo / "HEAD").exists():
         raise QuorumError(
@@ -40,7 +44,7 @@ def sandbox_factory(
             hint="clone it first, or give a GitHub URL / SWE-bench instance",
         )
     if backend == "local":
-        yield lambda: LocalSandbox(repo, commit=task.base_commit, warn=False)
+        yield lambda tests=False: LocalSandbox(repo, commit=task.base_commit, warn=False)
         return
     provider = DockerProvider.connect(run_id=run_id)
     bundle = ca_bundle if ca_bundle is not None else default_ca_bundle()
@@ -58,8 +62,9 @@ def sandbox_factory(
             progress=progress,
         )
         config = DockerSandboxConfig(image=snapshot)
+        tests_config = config.model_copy(update={"network": test_network})
         try:
-            yield lambda: provider.start(config)
+            yield lambda tests=False: provider.start(tests_config if tests else config)
         finally:
             provider.close_all()
 

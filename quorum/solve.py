@@ -2,24 +2,32 @@
 
 task -> sandboxes from a snapshot -> N trajectories in rounds -> pooled tests ->
 pass matrix -> selection -> run directory (trajectories/, candidates.jsonl, tests/,
-matrix.json, selection.json, cost.json, report.md, patch.diff)."""
+matrix.json, selection.json, cost.json, spend.jsonl, report.md, report.html, patch.diff).
+
+A run directory that already exists resumes: finished trajectories are kept, and
+spend.jsonl (every charge of the ledger, appended as it is made) is charged to the new
+ledger first, so the caps hold across a kill and cost.json counts every call paid for."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.llm import BudgetCaps, Endpoint, Ledger, LedgerReport, LLMClient
+from agent.llm import BudgetCaps, Charge, Endpoint, Ledger, LedgerReport, LLMClient
 from agent.rollout import RolloutConfig, RolloutEvents, run_rollouts
 from agent.store import RunStore
 from agent.tools import ToolConfig, default_tools
 from envs.candidate import Candidate, ReproTest
+from envs.loader import drop_truncated_tail, load_json, load_records
 from envs.task import Task
-from quorum.report import write_report
+from quorum.report import write_reports
 from quorum.sandboxes import Backend, SandboxFactory, sandbox_factory
 from sandbox.errors import QuorumError
 from selection.agent import AgentVerdict, run_selection_agent
@@ -49,6 +57,9 @@ class SolveOptions(BaseModel):
     selection_agent: bool = Field(
         False, description="the first model may write tests to tell the top patches apart"
     )
+    test_network: Literal["none", "bridge"] = Field(
+        "none", description="network of the containers that only run tests (pool, matrix, "
+        "regressions, grading); agents never have any. bridge: connected machines only")
 
 
 class SolveOutcome(BaseModel):
@@ -77,26 +88,33 @@ async def solve(
     started = time.monotonic()
     say = progress or (lambda _m: None)
     store = RunStore(run_dir)
+    (run_dir / "error.txt").unlink(missing_ok=True)  # an earlier attempt's, now resumed
+    for note in store.resume():  # a crash mid-write: named, and that trajectory redone
+        say(note)
     _write_json(run_dir / "task.json", task.model_dump(exclude={"hidden"}))
     _write_json(run_dir / "options.json", options.model_dump(mode="json"))
+    journal = SpendJournal(run_dir / "spend.jsonl")
     ledger = Ledger(
         BudgetCaps(
             run_usd=options.budget_usd,
             run_tokens=options.budget_tokens,
             trajectory_usd=options.budget_usd_per_trajectory,
-        )
+        ),
+        journal=journal.append,
     )
+    ledger.restore(journal.read())  # a resumed run: what its earlier processes spent
     clients = [LLMClient(endpoint, ledger) for endpoint in endpoints]
     judge = LLMClient(verifier, ledger) if verifier else None
     regress: PassMatrix | None = None
     try:
         with sandbox_factory(
             task, options.sandbox, run_id=run_dir.name, ca_bundle=options.ca_bundle,
-            progress=say,
+            progress=say, test_network=options.test_network == "bridge",
         ) as start_sandbox:  # fmt: skip
+            test_sandbox = partial(start_sandbox, tests=True)
 
             async def rank_round(cands: list[Candidate]) -> list[Candidate]:
-                matrix = await _matrix(cands, start_sandbox, options)
+                matrix = await _matrix(cands, test_sandbox, options)
                 return rank_by_pooled(_solvers(cands), matrix)
 
             say(f"running {options.rollout.n} trajectories x {options.rollout.rounds} round(s)")
@@ -112,13 +130,13 @@ async def solve(
             )
             say("validating the generated tests on the original code (twice: flaky ones out)")
             pool = await validate_pool(
-                _pool(candidates), start_sandbox, test_timeout_s=options.test_timeout_s
+                _pool(candidates), test_sandbox, test_timeout_s=options.test_timeout_s
             )
             say("running every candidate against every generated test")
-            matrix = await _matrix(candidates, start_sandbox, options, _kept(candidates, pool))
+            matrix = await _matrix(candidates, test_sandbox, options, _kept(candidates, pool))
             solvers = _solvers(candidates)
             if options.regression_tests and solvers:
-                regress = await _regressions(solvers, start_sandbox, options, say)
+                regress = await _regressions(solvers, test_sandbox, options, say)
             group = (
                 group_by_task(solvers, {task.id: _base_files(solvers, start_sandbox)})[task.id]
                 if solvers
@@ -173,8 +191,33 @@ async def solve(
         cost=cost,
         wall_s=time.monotonic() - started,
     )
-    write_report(task, outcome.selection, candidates, matrix, cost, run_dir / "report.md")
+    write_reports(run_dir)  # report.md and report.html, from the files just written
     return outcome
+
+
+class SpendJournal:
+    """spend.jsonl: one ledger charge a line, appended as it is made; a line is whole or
+    absent (a crash loses at most the charge being written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, charge: Charge) -> None:
+        line = charge.model_dump_json() + "\n"
+        with self._lock, self.path.open("a") as out:
+            out.write(line)
+            out.flush()
+
+    def read(self) -> list[Charge]:
+        """The charges so far; a last line cut short by a crash is cut off the file (that
+        one charge is lost), so the next append starts a line of its own."""
+        if not self.path.exists():
+            return []
+        loaded = load_records(self.path, Charge, what="spend journal",
+                              tolerate_truncated_tail=True)  # fmt: skip
+        drop_truncated_tail(loaded)
+        return loaded.records
 
 
 def _solvers(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -248,7 +291,7 @@ def _condensed(run_dir: Path, solvers: Sequence[Candidate]) -> dict[str, str]:
     for cand in solvers:
         path = run_dir / "trajectories" / f"{cand.id}.json"
         if path.is_file():
-            out[cand.id] = condense_trajectory(json.loads(path.read_text()))
+            out[cand.id] = condense_trajectory(load_json(path, what="trajectory"))
     return out
 
 

@@ -79,11 +79,17 @@ class DockerSandbox:
                     return shell.run(
                         cmd, timeout=timeout, workdir=cwd, env=env, output_limit=self._output_limit
                     )
-                except ShellBroken:
+                except ShellBroken as broken:
                     self._check_open()  # the shell broke because the sandbox was closed
-                    with self._state_lock:  # else a one-shot exec now; the next call retries
+                    with self._state_lock:  # the next call starts another shell
                         if self._shell is shell:
                             self._shell = None
+                    if broken.command_sent:  # it may have run: its outcome is unknown
+                        raise SandboxError(
+                            f"the sandbox's shell died while `{cmd[:80]}` ran; its outcome "
+                            "is unknown"
+                        ) from broken
+                    # never started: run it once, as a one-shot exec
                 finally:
                     shell.lock.release()
             return run_in_container(

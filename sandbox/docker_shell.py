@@ -49,7 +49,12 @@ done
 
 
 class ShellBroken(SandboxError):
-    """The persistent shell died or its stream stuck; the caller falls back to exec."""
+    """The persistent shell died or its stream stuck. `command_sent` says whether the
+    command may have started: only one that surely did not may run again elsewhere."""
+
+    def __init__(self, message: str, *, command_sent: bool) -> None:
+        super().__init__(message)
+        self.command_sent = command_sent
 
 
 class ShellSession:
@@ -94,7 +99,7 @@ class ShellSession:
         output_limit: int,
     ) -> ExecResult:
         if self.broken:
-            raise ShellBroken("the persistent shell is gone")
+            raise ShellBroken("the persistent shell is gone", command_sent=False)
         start = time.monotonic()
         command_id = uuid.uuid4().hex
         pid_file = self._pid_file  # commands in one shell run one at a time
@@ -107,8 +112,10 @@ class ShellSession:
         line = f"{command_id} {len(script)}\n".encode() + script
         out, err = BoundedBuffer(output_limit), BoundedBuffer(output_limit)
         reader = _Frames(self, command_id.encode(), out, err)
+        sent = False
         try:
             self._sock.sendall(line)
+            sent = True
             finished = reader.read_until(start + timeout)
             timed_out = not finished
             if timed_out:
@@ -117,7 +124,9 @@ class ShellSession:
                     self.close()  # stuck: drop this shell, the next call starts another
         except OSError as exc:
             self.close()
-            raise ShellBroken(f"the persistent shell failed: {exc}") from exc
+            # A send refused means the shell was gone before the command reached it; once
+            # sent, the command may be running or done, and must not run a second time.
+            raise ShellBroken(f"the persistent shell failed: {exc}", command_sent=sent) from exc
         return ExecResult(
             exit_code=TIMEOUT_EXIT_CODE if timed_out else reader.exit_code,
             stdout=out.text(),

@@ -1,4 +1,5 @@
-"""A sandbox that is only a temporary copy of the repository on the host.
+"""A sandbox that is only a temporary copy of the repository on the host: the base commit
+and its ancestors (sandbox/base_repo.py), as in a Docker snapshot.
 
 It isolates nothing (no network, memory or filesystem limits), so it warns when created;
 it exists for machines without Docker and for fast tests of the protocol.
@@ -7,7 +8,6 @@ it exists for machines without Docker and for fast tests of the protocol.
 from __future__ import annotations
 
 import logging
-import shlex
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Self
 
 from sandbox import git_ops
+from sandbox.base_repo import export_base_repo, has_commits, is_git_repo
 from sandbox.errors import SandboxClosed, SandboxError
 from sandbox.local_exec import run_local
 from sandbox.paths import resolve_local
@@ -33,7 +34,10 @@ class LocalSandbox:
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         warn: bool = True,
     ) -> None:
-        """A copy of `source`; with `commit`, checked out clean at that commit."""
+        """A git `source` (work tree or bare) becomes a repository of `commit` (default: HEAD)
+        and its ancestors only, checked out clean: none of the source's other refs, its
+        reflog, stash or later objects (sandbox/base_repo.py), nor its uncommitted changes.
+        Any other directory (or a repository without a commit) is copied as it is."""
         source = Path(source)
         if not source.is_dir():
             raise SandboxError(f"cannot create a local sandbox: {source} is not a directory")
@@ -44,9 +48,14 @@ class LocalSandbox:
         self._output_limit = output_limit
         self._closed = False
         try:
-            shutil.copytree(source, self._root, symlinks=True)
-            if commit:
-                self._checkout(commit)
+            if is_git_repo(source) and (commit or has_commits(source)):
+                export_base_repo(source, self._root, commit or "HEAD")
+            elif commit:
+                raise SandboxError(f"cannot check out {commit}: {source} is not a git repository")
+            else:  # files only: the base commit is made of them (git_ops.read_base_commit)
+                top = str(source)
+                shutil.copytree(source, self._root, symlinks=True,
+                                ignore=lambda d, _names: {".git"} if d == top else set())
             self._base = git_ops.read_base_commit(self)
         except BaseException:
             self.close()
@@ -101,14 +110,6 @@ class LocalSandbox:
     def close(self) -> None:
         self._closed = True
         shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def _checkout(self, commit: str) -> None:
-        result = self.exec(
-            f"{git_ops.GIT} checkout -q -f {shlex.quote(commit)} && {git_ops.GIT} clean -fdq",
-            timeout=git_ops.GIT_TIMEOUT_S,
-        )
-        if not result.ok:
-            raise SandboxError(f"cannot check out {commit}: {result.output.strip()}")
 
     def _check_open(self) -> None:
         if self._closed:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
+import shlex
+import tarfile
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import docker
 from docker.types import Mount
 
 from sandbox import labels
+from sandbox.base_repo import export_base_repo, resolve_commit
 from sandbox.config import CONTAINER_CA_BUNDLE, DockerSandboxConfig, SnapshotSpec
 from sandbox.docker_client import connect, translate_docker_errors
 from sandbox.docker_sandbox import DockerSandbox
@@ -24,8 +26,9 @@ from sandbox.owner import current_owner
 from sandbox.registry import SandboxRegistry
 
 SNAPSHOT_REPO = "quorum/snapshot"
-SNAPSHOT_RECIPE_VERSION = 2  # bump when how snapshots are made changes their content
-_SOURCE_MOUNT = "/mnt/quorum-source"
+# Bump when how snapshots are made changes their content. 3: the repository holds the base
+# commit and its ancestors only (sandbox/base_repo.py); older snapshots carry its future.
+SNAPSHOT_RECIPE_VERSION = 3
 _CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO")
 
 
@@ -140,44 +143,18 @@ class DockerProvider:
         commit: str,
         say: Callable[[str], None],
     ) -> None:
-        # Clone from a read-only mount: only committed history enters the image, and a
-        # bare mirror works as well as a work tree.
-        say(f"copying {spec.source}")
-        with translate_docker_errors("copy the repository into the snapshot"):
-            helper = self.client.containers.run(
-                spec.base_image,
-                [
-                    "sh",
-                    "-c",
-                    f"git clone -q --no-checkout {_SOURCE_MOUNT} /out/repo && "
-                    f"cd /out/repo && git -c advice.detachedHead=false checkout -q {commit} && "
-                    "git remote remove origin",
-                ],
-                volumes={
-                    str(spec.source.resolve()): {"bind": _SOURCE_MOUNT, "mode": "ro"},
-                },
-                network_mode="none",
-                labels=self._labels("snapshot-copy", 3600),
-                detach=True,
-                environment={
-                    "GIT_CONFIG_COUNT": "1",
-                    "GIT_CONFIG_KEY_0": "safe.directory",
-                    "GIT_CONFIG_VALUE_0": "*",
-                },
-            )
-            try:
-                status = helper.wait(timeout=spec.setup_timeout_s)
-                if status.get("StatusCode") != 0:
-                    raise SandboxError(
-                        f"cannot check out {commit} from {spec.source}: "
-                        f"{helper.logs().decode(errors='replace')[-2000:]}"
-                    )
-                archive, _ = helper.get_archive("/out/repo/.")
-                parent = spec.workspace
-                build.exec(f"mkdir -p {parent}", timeout=60)
-                self.client.api.put_archive(build.container_id, parent, archive)
-            finally:
-                helper.remove(force=True)
+        # Only committed history up to `commit` enters the image (see sandbox/base_repo.py);
+        # a bare mirror works as well as a work tree, and the source is only read.
+        say(f"copying {spec.source} at {commit[:12]}, without its future")
+        with tempfile.TemporaryDirectory(prefix="quorum-snapshot-") as tmp:
+            repo, archive = Path(tmp) / "repo", Path(tmp) / "repo.tar"
+            export_base_repo(spec.source, repo, commit)
+            with tarfile.open(archive, "w") as tar:
+                tar.add(repo, arcname=".", filter=_owned_by_root)
+            build.exec(f"mkdir -p {shlex.quote(spec.workspace)}", timeout=60)
+            with (archive.open("rb") as data,
+                  translate_docker_errors("copy the repository into the snapshot")):
+                self.client.api.put_archive(build.container_id, spec.workspace, data)
 
     def _image_exists(self, tag: str) -> bool:
         try:
@@ -218,19 +195,14 @@ def _ca_env(config: DockerSandboxConfig) -> dict[str, str]:
 def _resolve_commit(spec: SnapshotSpec) -> str:
     """The full sha of `spec.commit`. git itself, not GitPython: GitPython takes a bare git
     directory without a `config` file (a fetched snapshot's layout) for a work tree's."""
-    cmd = ["git", "-c", "safe.directory=*", "-C", str(spec.source), "rev-parse", "--verify",
-           "--quiet", f"{spec.commit}^{{commit}}"]  # fmt: skip
-    source = Path(spec.source).resolve()
-    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(source.parent)}  # that folder only
-    try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False,
-                                env=env)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SandboxError(f"cannot find commit {spec.commit} in {spec.source}: {exc}") from exc
-    if result.returncode != 0:
-        why = result.stderr.strip() or "no such commit"
-        raise SandboxError(f"cannot find commit {spec.commit} in {spec.source}: {why}")
-    return result.stdout.strip()
+    return resolve_commit(spec.source, spec.commit)
+
+
+def _owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # As a clone made in the container would be; `spec.user` is given the workspace later.
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
 
 
 def _snapshot_key(spec: SnapshotSpec, commit: str, base_id: str) -> str:

@@ -57,6 +57,7 @@ missing=()
 # The docker CLI alone is not enough (some images ship it without the engine): need dockerd.
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v chromium >/dev/null || missing+=(chromium)  # the report tests open report.html in it
 if ((${#missing[@]})); then
     if is_root && command -v apt-get >/dev/null; then
         say "installing ${missing[*]} with apt-get"
@@ -66,7 +67,7 @@ if ((${#missing[@]})); then
         die "Docker is not installed and this is not a root Debian/Ubuntu shell. Install Docker" \
             "(https://docs.docker.com/engine/install/) and debootstrap, then rerun make setup."
     else
-        say "warning: debootstrap is missing; building base images will need it (apt-get install debootstrap as root)"
+        say "warning: ${missing[*]} missing: base images need debootstrap, the report tests chromium (apt-get install ${missing[*]} as root)"
     fi
 fi
 

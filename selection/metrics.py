@@ -6,22 +6,28 @@ keyed by candidate id; an instance with an unlabelled candidate is left out and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from envs.loader import load_document
 from selection.pool import Group, PoolError, source_name
 from selection.result import Selection
 
 
+class _Labels(BaseModel):
+    """An official evaluation file: only its `resolved` list is read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    resolved: list[str] = Field(default_factory=list)
+
+
 def read_labels(path: Path, groups: Mapping[str, Group]) -> dict[str, bool]:
     """candidate id -> resolved, for the candidates whose source is this file's stem."""
-    try:
-        resolved = set(json.loads(path.read_text()).get("resolved", []))
-    except (OSError, json.JSONDecodeError, AttributeError) as exc:
-        raise PoolError(f"cannot read labels {path}: {exc}") from exc
+    labels = load_document(path, _Labels, what="labels file", error=PoolError, fmt="json")
+    resolved = set(labels.resolved)
     prefix = source_name(path) + ":"
     return {
         c.id: c.task_id in resolved

@@ -8,18 +8,20 @@ are read by the metrics, never by a selector."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.candidate import Candidate
-from sandbox.errors import QuorumError
+from envs.errors import LoadError
+from envs.loader import load_records
+from envs.predictions import read_predictions as load_predictions
 from selection.normalize import full_file_id, normalised_id, parse_diff
 
 
-class PoolError(QuorumError):
+class PoolError(LoadError):
     """A prediction file or run directory could not be read."""
 
 
@@ -30,67 +32,77 @@ def source_name(path: Path) -> str:
     return name.removesuffix(".preds").removesuffix(".result")
 
 
+@dataclass
+class PoolInput:
+    """The candidates read from the sources, and what was left out of them, named by file
+    and line (`--skip-invalid` lines, a run's truncated last line)."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+
 def read_predictions(path: Path, source: str | None = None) -> list[Candidate]:
     """SWE-bench predictions: JSONL lines, a JSON list, or a JSON object keyed by instance."""
+    return _from_predictions(path, source, skip_invalid=False).candidates
+
+
+def _from_predictions(path: Path, source: str | None, *, skip_invalid: bool) -> PoolInput:
     source = source or source_name(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PoolError(f"cannot read predictions {path}: {exc}") from exc
-    rows: list[Mapping] = []
-    try:
-        if path.suffix == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            data = json.loads(text)
-            rows = list(data.values()) if isinstance(data, dict) else list(data)
-    except json.JSONDecodeError as exc:
-        raise PoolError(f"{path} is not valid JSON/JSONL: {exc}") from exc
-    out = []
-    for row in rows:
-        if not isinstance(row, Mapping) or "instance_id" not in row:
-            raise PoolError(f"{path}: a prediction without instance_id: {str(row)[:120]}")
-        out.append(
-            Candidate(
-                id=f"{source}:{row['instance_id']}",
-                task_id=row["instance_id"],
-                patch=row.get("model_patch") or "",
-                solver="external",
-                model=str(row.get("model_name_or_path") or source),
-            )
+    loaded = load_predictions(path, skip_invalid=skip_invalid, error=PoolError)
+    candidates = [
+        Candidate(
+            id=f"{source}:{pred.instance_id}",
+            task_id=pred.instance_id,
+            patch=pred.model_patch,
+            solver="external",
+            model=pred.model_name_or_path or source,
         )
-    return out
+        for pred in loaded.records
+    ]
+    return PoolInput(candidates, loaded.notes(), len(loaded.skipped))
 
 
 def read_run_dir(run_dir: Path) -> list[Candidate]:
     """candidates.jsonl of a Quorum run; a later line for the same id wins."""
+    return _from_run_dir(run_dir, skip_invalid=False).candidates
+
+
+def _from_run_dir(run_dir: Path, *, skip_invalid: bool) -> PoolInput:
     path = run_dir / "candidates.jsonl"
     if not path.is_file():
         raise PoolError(f"{run_dir} has no candidates.jsonl")
-    found: dict[str, Candidate] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                cand = Candidate.model_validate_json(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            found[cand.id] = cand
-    return [c for c in found.values() if c.solver != "test_writer"]
+    loaded = load_records(
+        path, Candidate, what="candidates file", error=PoolError, name_field="id",
+        skip_invalid=skip_invalid, tolerate_truncated_tail=True,  # a run that crashed
+    )  # fmt: skip
+    found = {c.id: c for c in loaded.records}
+    solvers = [c for c in found.values() if c.solver != "test_writer"]
+    return PoolInput(solvers, loaded.notes(), len(loaded.skipped))
 
 
 def load_sources(paths: Sequence[Path]) -> list[Candidate]:
     """Run directories and prediction files, in the order given; ids made unique."""
-    out: list[Candidate] = []
+    return load_pool(paths).candidates
+
+
+def load_pool(paths: Sequence[Path], *, skip_invalid: bool = False) -> PoolInput:
+    """`load_sources`, with what was left out: with `skip_invalid`, invalid lines (else they
+    are a PoolError naming file and line); always, a run's truncated last line."""
+    out = PoolInput()
     seen_sources: dict[str, int] = {}
     for path in paths:
         if path.is_dir():
-            out.extend(read_run_dir(path))
-            continue
-        stem = source_name(path)
-        seen_sources[stem] = seen_sources.get(stem, 0) + 1
-        if seen_sources[stem] > 1:
-            stem = f"{stem}#{seen_sources[stem]}"
-        out.extend(read_predictions(path, stem))
+            part = _from_run_dir(path, skip_invalid=skip_invalid)
+        else:
+            stem = source_name(path)
+            seen_sources[stem] = seen_sources.get(stem, 0) + 1
+            if seen_sources[stem] > 1:
+                stem = f"{stem}#{seen_sources[stem]}"
+            part = _from_predictions(path, stem, skip_invalid=skip_invalid)
+        out.candidates.extend(part.candidates)
+        out.notes.extend(part.notes)
+        out.skipped += part.skipped
     return out
 
 

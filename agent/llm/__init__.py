@@ -25,7 +25,7 @@ from agent.llm.errors import (
     ServerError,
     UnknownPrice,
 )
-from agent.llm.ledger import BudgetCaps, Ledger, LedgerReport, Reservation, Spend
+from agent.llm.ledger import BudgetCaps, Charge, Ledger, LedgerReport, Reservation, Spend
 from agent.llm.logprobs import YesNo, yes_no_score
 from agent.llm.prices import BUILTIN_PRICES, ModelPricing, Price, price_for
 from agent.llm.protocol import Model
@@ -36,7 +36,7 @@ from agent.llm.types import Completion, TokenLogprob, ToolCall, TopLogprob, Usag
 
 __all__ = [
     "BUILTIN_PRICES", "Action", "ActionProtocol", "AuthError", "BadRequest", "BadResponse",
-    "BudgetCaps", "BudgetExhausted", "BudgetExit", "Completion", "ContextLengthError",
+    "BudgetCaps", "BudgetExhausted", "BudgetExit", "Charge", "Completion", "ContextLengthError",
     "Endpoint", "EndpointUnreachable", "FormatError", "LLMClient", "Ledger", "LedgerReport",
     "Model", "ModelConfig", "ModelError", "ModelPricing", "NativeToolProtocol", "Price",
     "RateLimited",

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -28,6 +29,8 @@ from agent.llm.errors import BudgetExhausted, BudgetExit
 from agent.llm.prices import ModelPricing, price_for
 from agent.llm.types import Usage
 from sandbox.errors import QuorumError
+
+log = logging.getLogger(__name__)
 
 PICO = 10**12  # pico-dollars per dollar
 
@@ -106,6 +109,22 @@ class LedgerReport(BaseModel):
 
 class LedgerError(QuorumError):
     """The ledger was misused (a reservation closed twice, a model registered twice)."""
+
+
+class Charge(BaseModel):
+    """One call as the ledger charged it (settled, or released as billed). A run journals
+    these as they happen, so that a restarted run can `restore` what it already spent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    caller: str
+    model: str
+    trajectory_id: str | None = None
+    prompt_tokens: int = Field(default=0, ge=0)
+    cached_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    pico_usd: int = Field(default=0, ge=0, description="the cost, in pico-dollars (exact)")
+    lost: bool = Field(default=False, description="usage unknown: charged at its worst case")
 
 
 @dataclass
@@ -204,9 +223,13 @@ class Ledger:
 
     def __init__(self, caps: BudgetCaps | None = None, *,
                  prices: Mapping[str, ModelPricing] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 journal: Callable[[Charge], None] | None = None) -> None:
+        """`journal`, when given, is called with every charge once it is made (outside the
+        ledger's lock): a run appends them to a file and `restore`s them after a crash."""
         self.caps = caps or BudgetCaps()
         self._clock = clock
+        self._journal = journal
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -411,16 +434,45 @@ class Ledger:
         self._waiters.clear()
         return entry
 
-    def _charge(self, entry: _Open, usage: Usage, pico: int) -> None:
-        tokens = usage.total_tokens
-        for s in entry.scopes:
-            s.spent_pico += pico
-            s.spent_tokens += tokens
+    def _charge(self, entry: _Open, usage: Usage, pico: int, *, lost: bool = False) -> Charge:
         res = entry.res
-        self._by_caller.setdefault(res.caller, _Tally()).add(usage, pico)
-        self._by_model.setdefault(res.model, _Tally()).add(usage, pico)
-        if res.trajectory_id is not None:
-            self._by_trajectory.setdefault(res.trajectory_id, _Tally()).add(usage, pico)
+        charge = Charge(caller=res.caller, model=res.model, trajectory_id=res.trajectory_id,
+                        prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                        completion_tokens=usage.completion_tokens, pico_usd=pico, lost=lost)
+        self._book(entry.scopes, charge, usage)
+        return charge
+
+    def _book(self, scopes: list[_Scope], charge: Charge, usage: Usage) -> None:
+        tokens = usage.total_tokens
+        for s in scopes:
+            s.spent_pico += charge.pico_usd
+            s.spent_tokens += tokens
+        pico = charge.pico_usd
+        self._by_caller.setdefault(charge.caller, _Tally()).add(usage, pico)
+        self._by_model.setdefault(charge.model, _Tally()).add(usage, pico)
+        if charge.trajectory_id is not None:
+            self._by_trajectory.setdefault(charge.trajectory_id, _Tally()).add(usage, pico)
+
+    def _journaled(self, charge: Charge | None) -> None:
+        if charge is None or self._journal is None:
+            return
+        try:
+            self._journal(charge)
+        except Exception as exc:  # charged already: the call must still return its result
+            log.warning("cannot journal a charge of %s: %s", charge.model, exc)
+
+    def restore(self, charges: Iterable[Charge]) -> None:
+        """Charge what earlier processes of this run spent (from its journal), to every
+        scope it was charged to then: the caps hold across a kill and a restart, and the
+        report counts every call the run paid for. Restored charges are not journaled
+        again. A call in flight when the process died is not known, so not restored."""
+        with self._lock:
+            for charge in charges:
+                usage = Usage(prompt_tokens=charge.prompt_tokens,
+                              completion_tokens=charge.completion_tokens,
+                              cached_tokens=min(charge.cached_tokens, charge.prompt_tokens))
+                self._book(self._scopes(charge.trajectory_id), charge, usage)
+                self._lost += charge.lost
 
     def _gpu_pico(self, entry: _Open) -> int:
         if not entry.gpu:
@@ -438,8 +490,9 @@ class Ledger:
                     + usage.completion_tokens * r.output + self._gpu_pico(entry))
             if pico > entry.pico or usage.total_tokens > entry.tokens:
                 self._overruns += 1
-            self._charge(entry, usage, pico)
-            return _usd(pico)
+            charge = self._charge(entry, usage, pico)
+        self._journaled(charge)
+        return _usd(pico)
 
     def release(self, reservation: Reservation, *, billed: bool = False) -> float:
         """Give a failed call's reservation back. `billed=True` is for calls the server may
@@ -456,9 +509,9 @@ class Ledger:
                 pico = max(entry.pico, gpu)
             else:
                 usage, pico = Usage(), gpu
-            if billed or pico:
-                self._charge(entry, usage, pico)
-            return _usd(pico)
+            charge = self._charge(entry, usage, pico, lost=billed) if billed or pico else None
+        self._journaled(charge)
+        return _usd(pico)
 
     # -- reading -----------------------------------------------------------------------------
     def spent_usd(self) -> float:

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
-from agent.loop import AgentLimits
-from agent.rollout import RolloutConfig
-from envs.instances import load_instances, select
+from envs.instances import read_instances, select
 from quorum.bench import BenchOptions, InstanceRecord, run_bench
+from quorum.commands import solve_options as so
+from quorum.errors import command_flags, fail
 from quorum.models import default_models, endpoints_for
 from quorum.paths import cache_dir
-from quorum.solve import SolveOptions
 from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
 
@@ -30,13 +30,15 @@ class ExecutorChoice(StrEnum):
 
 
 def bench_command(
+    ctx: typer.Context,
     dataset: Annotated[Path, typer.Option(help="SWE-bench instances (JSONL/JSON).")],
     out: Annotated[Path, typer.Option(help="Run folder; an existing one resumes.")],
-    n: Annotated[int | None, typer.Option("-n", help="First N instances (after filters).")] = None,
-    workers: Annotated[int, typer.Option(help="Instances at once.", min=1)] = 1,
-    budget_usd_per_instance: Annotated[
-        float | None, typer.Option(help="Hard cap on each instance's spend.")
+    slice_: Annotated[
+        str | None,
+        typer.Option("--slice", help="START:STOP of the instances after the filters "
+                     "(:10 is the first ten)."),
     ] = None,
+    workers: Annotated[int, typer.Option(help="Instances at once.", min=1)] = 1,
     grade: Annotated[bool, typer.Option(help="Grade selected and candidate patches.")] = False,
     repo_mirror: Annotated[
         Path | None, typer.Option(help="Folder of bare clones named owner+name (offline).")
@@ -47,11 +49,24 @@ def bench_command(
     filter_: Annotated[
         str | None, typer.Option("--filter", help="Regex searched in instance ids.")
     ] = None,
-    trajectories: Annotated[int, typer.Option("-k", help="Trajectories per instance.")] = 4,
-    concurrency: Annotated[int, typer.Option(help="Trajectories at once per instance.")] = 4,
-    max_steps: Annotated[int, typer.Option(help="Steps per trajectory.", min=1)] = 30,
-    model: Annotated[list[str] | None, typer.Option(help="Model name (repeatable).")] = None,
-    models_file: Annotated[Path | None, typer.Option(help="TOML \\[models.NAME] file.")] = None,
+    n: so.N = so.DEFAULTS["n"],
+    rounds: so.Rounds = so.DEFAULTS["rounds"],
+    test_writers: so.TestWriters = so.DEFAULTS["test_writers"],
+    solver: so.Solver = so.DEFAULTS["solver"],
+    budget_usd: so.BudgetUsd = so.DEFAULTS["budget_usd"],
+    budget_tokens: so.BudgetTokens = so.DEFAULTS["budget_tokens"],
+    budget_usd_per_trajectory: so.BudgetUsdPerTrajectory = so.DEFAULTS[
+        "budget_usd_per_trajectory"
+    ],
+    models: so.Models = so.DEFAULTS["models"],
+    models_file: so.ModelsFile = so.DEFAULTS["models_file"],
+    verifier_model: so.VerifierModel = so.DEFAULTS["verifier_model"],
+    selection_agent: so.SelectionAgent = so.DEFAULTS["selection_agent"],
+    select_method: so.SelectMethod = so.DEFAULTS["select_method"],
+    abstain_below: so.AbstainBelow = so.DEFAULTS["abstain_below"],
+    concurrency: so.Concurrency = so.DEFAULTS["concurrency"],
+    max_steps: so.MaxSteps = so.DEFAULTS["max_steps"],
+    test_network: so.TestNetwork = so.DEFAULTS["test_network"],
     executor: Annotated[
         ExecutorChoice,
         typer.Option(
@@ -67,31 +82,39 @@ def bench_command(
             "environment."
         ),
     ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(help="Leave out invalid lines of the dataset, naming each, instead of "
+                     "stopping."),
+    ] = False,
 ) -> None:
     """Solve each instance with `quorum solve`'s pipeline, append to preds.jsonl as they
     finish, and report resolve rate, coverage, pass@k, selection accuracy and cost.
     With --executor ray, --workers caps the instances in flight across the cluster, and
     every node needs Quorum installed, the run folder at the same path, and the API keys
     exported where `ray start` ran."""
-    console = Console(stderr=True, highlight=False)
+    shared = so.shared_values(locals())
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    flags = command_flags(ctx.command)
     try:
+        so.check_choices(shared)
         if ray_address and executor is not ExecutorChoice.ray:
             raise QuorumError("--ray-address needs --executor ray")
+        data = read_instances(dataset, skip_invalid=skip_invalid)
+        for note in data.notes():
+            console.print(note, markup=False)
         instances = select(
-            load_instances(dataset),
+            data.records,
             ids=instance_ids,
             filter_regex=filter_,
-            slice=f":{n}" if n is not None else None,
+            slice=slice_,
         )
         bundle = default_ca_bundle()
-        names = model or default_models(os.environ)
+        names = models or default_models(os.environ)
         options = BenchOptions(
             out=out, model_name="quorum+" + "+".join(names), workers=workers, grade=grade,
             mirror_dir=repo_mirror, executor=executor.value, ray_address=ray_address,
-            solve=SolveOptions(
-                rollout=RolloutConfig(n=trajectories, concurrency=concurrency,
-                                      limits=AgentLimits(max_steps=max_steps)),
-                budget_usd=budget_usd_per_instance, ca_bundle=bundle),
+            solve=so.build_solve_options(**shared, ca_bundle=bundle),
         )  # fmt: skip
         started = time.monotonic()
         console.print(
@@ -112,11 +135,26 @@ def bench_command(
                 f"{verdict}{so_far}, spend ${spend:.4f}, {rate:.1f}/h"
             )
 
-        with endpoints_for(
-            names, os.environ, models_file=models_file, cache_dir=cache_dir(os.environ)
-        ) as endpoints:
-            report = asyncio.run(run_bench(instances, endpoints, options, on_done=show))
-    except QuorumError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    print(json.dumps({k: v for k, v in report.items() if k != "resolved_ids"}))
+        with (
+            endpoints_for(
+                names, os.environ, models_file=models_file, cache_dir=cache_dir(os.environ)
+            ) as endpoints,
+            endpoints_for(  # as in `quorum solve`: the verifier is an endpoint of its own
+                [verifier_model] if verifier_model else [], os.environ,
+                models_file=models_file, cache_dir=cache_dir(os.environ), logprobs=True,
+            ) as judges,
+        ):  # fmt: skip
+            judge = judges[0] if judges else None
+            if judge is not None and not judge.config.supports_logprobs:
+                raise QuorumError(
+                    f"--verifier-model {verifier_model} is not configured with logprobs",
+                    hint="set supports_logprobs = true for it in the models file",
+                )
+            report = asyncio.run(run_bench(
+                instances, endpoints, options, on_done=show,
+                progress=lambda note: console.print(note, markup=False), verifier=judge,
+            ))  # fmt: skip
+    except (QuorumError, ValidationError) as exc:  # a bad value: the models refuse it
+        raise fail(exc, console, flags) from exc
+    hidden = ("resolved_ids", "instance_options")  # in bench_report.json
+    print(json.dumps({k: v for k, v in report.items() if k not in hidden}))

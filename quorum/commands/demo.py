@@ -15,6 +15,7 @@ from agent.loop import AgentLimits
 from agent.rollout import RolloutConfig
 from envs.examples import DEMO, materialize_example
 from quorum.demo import grade_demo, record, summary
+from quorum.errors import fail
 from quorum.live import SolveView
 from quorum.models import default_models, endpoints_for
 from quorum.paths import cache_dir
@@ -50,8 +51,8 @@ def demo_command(
     no agent saw. With the small embedded model a fix is a measurement, not a promise."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if solver not in ("agent", "agentless", "mixed"):
-        console.print(f"[red]error:[/red] --solver must be agent, agentless or mixed: {solver!r}")
-        raise typer.Exit(1)
+        raise fail(QuorumError(f"--solver must be agent, agentless or mixed: {solver!r}"),
+                   console)  # fmt: skip
     run_dir = out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         task = materialize_example(DEMO, run_dir / "repo")
@@ -82,8 +83,7 @@ def demo_command(
         with sandbox_factory(task, options.sandbox, run_id=f"{run_dir.name}-grade") as start:
             grade = grade_demo(task, outcome, start)
     except QuorumError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(exc, console) from exc
     record(grade, history)
     console.print((run_dir / "run" / "report.md").read_text(), markup=False)
     console.print(summary(grade), markup=False)

@@ -11,8 +11,11 @@ import typer
 from rich.console import Console
 
 from envs.grading import GradeResult
-from envs.instances import load_instances, select
-from quorum.evaluate import EMPTY, GOLD, EvalOptions, evaluate, load_predictions
+from envs.instances import read_instances, select
+from envs.predictions import read_predictions, unknown_ids
+from quorum.commands.solve_options import DEFAULTS, TestNetwork, check_choices
+from quorum.errors import fail
+from quorum.evaluate import EMPTY, GOLD, EvalOptions, evaluate, predictions_by_id
 from quorum.evaluate import special_predictions as specials
 from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
@@ -42,24 +45,47 @@ def eval_command(
         Path | None, typer.Option(help="Output folder (default runs/eval-TIME).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per test run.")] = 1800,
-    network: Annotated[
-        bool, typer.Option(help="Network in test containers (the official harness has it).")
-    ] = True,
+    test_network: TestNetwork = DEFAULTS["test_network"],
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(help="Leave out invalid lines of the predictions and the dataset, "
+                     "naming each in the output and report.json, instead of stopping."),
+    ] = False,
 ) -> None:
-    """Grade predictions (or --gold / --empty) and write an official-format report.json."""
-    console = Console(stderr=True)
+    """Grade predictions (or --gold / --empty) and write an official-format report.json.
+    An invalid line stops it (`FILE:LINE: what is wrong`, exit 1) unless --skip-invalid;
+    predictions for instances the dataset does not hold are named and counted."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
+        check_choices({**DEFAULTS, "test_network": test_network})
         if sum([predictions is not None, gold, empty]) != 1:
             raise QuorumError("give exactly one of PREDICTIONS, --gold or --empty")
-        instances = select(load_instances(dataset), ids=instance_ids, slice=slice_,
+        data = read_instances(dataset, skip_invalid=skip_invalid)
+        skipped = data.notes()
+        instances = select(data.records, ids=instance_ids, slice=slice_,
                            filter_regex=filter_)
+        unknown: list[str] = []
         if predictions is not None:
-            preds = load_predictions(predictions)
+            loaded = read_predictions(predictions, skip_invalid=skip_invalid)
+            skipped += loaded.notes()
+            preds = predictions_by_id(loaded)
+            unknown = unknown_ids(preds, (i.instance_id for i in data.records))
+            if preds and len(unknown) == len(preds):
+                raise QuorumError(
+                    f"none of the {len(preds)} prediction(s) in {predictions} is for an "
+                    f"instance of {dataset} (e.g. {unknown[0]})",
+                    hint="check that the predictions were made for this dataset",
+                )
         else:
             preds = specials(instances, GOLD if gold else EMPTY)
+        for note in skipped:
+            console.print(note, markup=False)
+        if unknown:
+            console.print(f"{len(unknown)} prediction(s) for instances not in the dataset, "
+                          f"not graded: {', '.join(unknown)}", markup=False)  # fmt: skip
         out = out or Path("runs") / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
         options = EvalOptions(out=out, mirror_dir=repo_mirror, workers=workers, timeout_s=timeout,
-                              network=network,
+                              network=test_network == "bridge",
                               ca_bundle=default_ca_bundle())
         todo = sum(1 for i in instances if i.instance_id in preds)
         console.print(f"grading {todo} instance(s) with {workers} worker(s) -> {out}")
@@ -73,10 +99,14 @@ def eval_command(
                           f"({result.duration_s:.0f}s) resolved so far {seen['resolved']}, "
                           f"{rate:.0f}/h")
 
-        report = evaluate(instances, preds, options, allow_empty=empty, progress=show)
+        notes = {"unknown_instances": len(unknown), "unknown_ids": unknown,
+                 "skipped_lines": skipped}  # fmt: skip
+        report = evaluate(instances, preds, options, allow_empty=empty, progress=show,
+                          input_notes=notes)  # fmt: skip
     except QuorumError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(exc, console) from exc
     summary = {k: v for k, v in report.items() if k.endswith("_instances")}
+    if skipped:
+        summary["skipped_lines"] = len(skipped)
     print(json.dumps(summary))
     console.print(f"report: {out / 'report.json'}")

@@ -23,6 +23,7 @@ from agent.llm.embedded import (
     ensure_model,
     model_status,
 )
+from quorum.errors import fail
 from sandbox.errors import QuorumError
 
 app = typer.Typer(help="The embedded local model (Qwen2.5-Coder-1.5B on llama.cpp).",
@@ -42,8 +43,7 @@ def _cache(cache_dir: Path | None) -> Path:
 
 
 def _fail(exc: QuorumError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-    return typer.Exit(1)
+    return fail(exc, console)
 
 
 def _fetch(cache_dir: Path) -> Path:

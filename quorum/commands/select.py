@@ -18,9 +18,13 @@ import typer
 from rich.console import Console
 
 from envs.candidate import Candidate
-from envs.instances import Instance, load_instances
+from envs.instances import Instance, read_instances
+from envs.loader import load_document
+from envs.predictions import unknown_ids
 from envs.repos import find_mirror, is_local_path, read_at_commit
 from envs.task import Task
+from quorum.commands.solve_options import DEFAULTS, TestNetwork, check_choices
+from quorum.errors import fail
 from quorum.paths import cache_dir
 from quorum.regressions import (
     RegressionOptions,
@@ -28,13 +32,14 @@ from quorum.regressions import (
     collect_regressions,
     record_path,
 )
+from quorum.report import write_reports
 from sandbox.config import default_ca_bundle
 from sandbox.errors import QuorumError
 from selection.hybrid import METHODS, SelectConfig
 from selection.matrix import PassMatrix
 from selection.metrics import evaluate, format_metrics, read_labels
 from selection.pipeline import select_group
-from selection.pool import Group, base_texts, group_by_task, load_sources, read_run_dir
+from selection.pool import Group, base_texts, group_by_task, load_pool, read_run_dir
 from selection.result import Selection
 
 
@@ -95,21 +100,39 @@ def select_command(
     regression_workers: Annotated[
         int, typer.Option(help="Test runs (containers) of one instance at once.", min=1)
     ] = 1,
+    test_network: TestNetwork = DEFAULTS["test_network"],
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(help="Leave out invalid lines of the prediction files, run "
+                     "directories and dataset, naming each in the output and report, "
+                     "instead of stopping."),
+    ] = False,
 ) -> None:
-    """Select a candidate per instance (or abstain); writes selection.json and report.md."""
+    """Select a candidate per instance (or abstain); writes selection.json and report.md.
+    An invalid line stops it (`FILE:LINE: what is wrong`, exit 1) unless --skip-invalid."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if method not in METHODS:
-        console.print(f"[red]error:[/red] --method must be one of {', '.join(METHODS)}")
-        raise typer.Exit(1)
+        raise fail(QuorumError(f"--method must be one of {', '.join(METHODS)}"), console)
     try:
-        candidates = load_sources(sources)
+        check_choices({**DEFAULTS, "test_network": test_network})
+        pool = load_pool(sources, skip_invalid=skip_invalid)
+        candidates = pool.candidates
         if instances is not None:
             wanted = set(instances.read_text().split())
             candidates = [c for c in candidates if c.task_id in wanted]
         if limit is not None:
             first = set(sorted({c.task_id for c in candidates})[:limit])
             candidates = [c for c in candidates if c.task_id in first]
-        known = {i.instance_id: i for i in load_instances(dataset)} if dataset else {}
+        data = read_instances(dataset, skip_invalid=skip_invalid) if dataset else None
+        known = {i.instance_id: i for i in data.records} if data else {}
+        notes = pool.notes + (data.notes() if data else [])
+        if data is not None:
+            unknown = unknown_ids({c.task_id for c in candidates}, known)
+            if unknown:
+                notes.append(f"{len(unknown)} instance(s) not in the dataset {dataset} "
+                             f"(no issue text, no repository): {', '.join(unknown)}")
+        for note in notes:
+            console.print(note, markup=False)
         files_for = _base_files(candidates, _repositories(sources, known), repo_mirror)
         groups = group_by_task(candidates, files_for, vote_only_sources=vote_only or ())
         config = SelectConfig(
@@ -134,6 +157,7 @@ def select_command(
                 ca_bundle=default_ca_bundle(), cache_dir=cache_dir(os.environ) / "instances",
                 timeout_s=regression_timeout, max_files=regression_files,
                 concurrency=regression_workers, single_patch=threshold > 0,
+                network=test_network == "bridge",
             )  # fmt: skip
             records = _regressions(groups, known, options, console)
             for tid, record in records.items():
@@ -153,17 +177,19 @@ def select_command(
         for path in labels or []:
             label_map.update(read_labels(path, groups))
     except QuorumError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(exc, console) from exc
     target.mkdir(parents=True, exist_ok=True)
     if len(sources) == 1 and sources[0].is_dir() and len(selections) == 1:
         next(iter(selections.values())).save(target / "selection.json")  # as solve writes it
+        write_reports(sources[0], out_dir=target, selection_file=target / "selection.json")
     else:
         payload = {tid: s.model_dump(mode="json") for tid, s in sorted(selections.items())}
         (target / "selection.json").write_text(json.dumps(payload, indent=1))
     chosen = sum(not s.abstained for s in selections.values())
     lines = [f"# Selection ({method})", "", f"instances: {len(selections)}, chosen: {chosen}, "
              f"abstained: {len(selections) - chosen}", ""]  # fmt: skip
+    if notes:
+        lines += [f"left out or unknown ({len(notes)}):", *(f"- {n}" for n in notes), ""]
     if records:
         lines += [_regression_summary(records), ""]
     if label_map:
@@ -183,10 +209,7 @@ def _repositories(
     found = {tid: (inst.repo, inst.base_commit) for tid, inst in known.items()}
     for source in sources:
         if source.is_dir() and (source / "task.json").is_file():
-            try:
-                task = Task.model_validate_json((source / "task.json").read_text())
-            except ValueError:
-                continue  # unreadable: diff-level keys for its candidates
+            task = load_document(source / "task.json", Task, what="run's task", fmt="json")
             if task.base_commit:
                 found.setdefault(task.id, (task.repo, task.base_commit))
     return found
@@ -229,7 +252,7 @@ def _run_evidence(
         for key, name in (("repro", "matrix.json"), ("regress", "regressions.json")):
             path = source / name
             if path.is_file():
-                matrix = PassMatrix.model_validate_json(path.read_text())
+                matrix = load_document(path, PassMatrix, what="run's matrix", fmt="json")
                 for tid in tasks:
                     found.setdefault(tid, {})[key] = matrix
     return found

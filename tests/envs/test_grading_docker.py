@@ -10,7 +10,8 @@ import pytest
 
 from envs.microtasks import materialize_tasks
 from quorum.evaluate import EMPTY, GOLD, EvalOptions, evaluate, special_predictions
-from sandbox.config import HOST_CA_BUNDLE
+from sandbox.config import HOST_CA_BUNDLE, DockerSandboxConfig
+from sandbox.provider import DockerProvider
 
 pytestmark = pytest.mark.docker
 IDS = ["micro__windows-1", "micro__basket-1"]
@@ -56,3 +57,31 @@ def test_empty_bad_and_missing_patches_each_get_their_status(instances, tmp_path
     assert report["empty_patch_ids"] == [windows.instance_id]
     assert report["error_ids"] == [basket.instance_id]
     assert report["error_statuses"] == {basket.instance_id: "patch_failed"}
+
+
+class _Watching(DockerProvider):
+    """The real provider, noting each grading container's network as it starts: its
+    interfaces (`ls /sys/class/net`) and Docker's NetworkMode. No traffic is sent."""
+
+    def start(self, config: DockerSandboxConfig, *, kind: str = "sandbox"):
+        box = super().start(config, kind=kind)
+        if kind != "sandbox":
+            return box  # an image build: it installs with network, as it must
+        if not hasattr(self, "seen"):  # `connect` builds the instance: no __init__ of ours
+            self.seen: list[tuple[list[str], str]] = []
+        mode = self.client.api.inspect_container(box.container_id)["HostConfig"]["NetworkMode"]
+        self.seen.append((box.exec("ls /sys/class/net", timeout=30).stdout.split(), mode))
+        return box
+
+
+def test_grading_has_no_network_unless_bridge_is_asked(instances, tmp_path: Path) -> None:
+    windows = instances[0]
+    preds = special_predictions([windows], GOLD)
+    default = _Watching.connect(run_id="pytest-grade-net", gc=False)
+    report = evaluate([windows], preds, options(tmp_path / "none", tmp_path), provider=default)
+    assert report["resolved_ids"] == [windows.instance_id]
+    assert default.seen == [(["lo"], "none")]  # the default: loopback only
+    bridged = _Watching.connect(run_id="pytest-grade-net", gc=False)
+    asked = options(tmp_path / "bridge", tmp_path).model_copy(update={"network": True})
+    evaluate([windows], preds, asked, provider=bridged)
+    assert [mode for _, mode in bridged.seen] in (["bridge"], ["default"])

@@ -9,13 +9,16 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from agent.llm import ModelConfig
 from agent.rollout import RolloutConfig
 from envs.microtasks import materialize_tasks
-from quorum.bench import BenchOptions, pass_at_k, read_records, run_bench
+from quorum.bench import BenchOptions, _executor, pass_at_k, read_records, run_bench
+from quorum.cli import app
 from quorum.solve import SolveOptions
 from sandbox.config import HOST_CA_BUNDLE
+from sandbox.errors import QuorumError
 from tests.agent.scripted import fix_script
 from tests.helpers.openai_standin import OpenAIStandIn
 
@@ -73,3 +76,44 @@ def test_bench_solves_grades_and_resumes(tmp_path: Path) -> None:
     assert "size + 1" in preds[1]["model_patch"]
     assert "test_repro_issue" not in preds[1]["model_patch"]
     assert set(read_records(tmp_path / "bench")) == {i.instance_id for i in instances}
+
+
+@pytest.mark.docker
+def test_bench_cli_takes_solves_options_and_records_them(tmp_path: Path) -> None:
+    """`-n` is trajectories, as in `quorum solve`; `--slice` picks the instances; every
+    record (and bench_report.json) holds the options its instance ran with."""
+    instances = materialize_tasks(tmp_path / "tasks", ids=["micro__basket-1", "micro__windows-1"])
+    first = instances[0].instance_id
+    with OpenAIStandIn() as server:
+        models = tmp_path / "models.toml"
+        models.write_text(f'[models.m]\nbase_url = "{server.base_url}"\nfree = true\n'
+                          'api_key_env = "QUORUM_TEST_KEY"\n')  # fmt: skip
+        server.script_for("m", *(BASKET if "basket" in first else WINDOWS))
+        result = CliRunner(env={"QUORUM_TEST_KEY": "sk-test"}).invoke(app, [
+            "bench", "--dataset", str(tmp_path / "tasks" / "instances.jsonl"),
+            "--out", str(tmp_path / "bench"), "--slice", ":1", "-n", "1", "--concurrency", "1",
+            "--select-method", "votes", "--abstain-below", "0", "--budget-usd", "2",
+            "--max-steps", "12", "--model", "m", "--models-file", str(models),
+        ])  # fmt: skip
+        assert server.pending == 0
+    assert result.exit_code == 0, result.output
+    records = read_records(tmp_path / "bench")
+    assert list(records) == [first]
+    ran = records[first].options
+    assert ran["models"] == ["m"] and ran["verifier_model"] is None
+    rollout = ran["solve"]["rollout"]
+    assert rollout["n"] == 1 and rollout["limits"]["max_steps"] == 12
+    assert ran["solve"]["selection"]["method"] == "votes"
+    assert ran["solve"]["budget_usd"] == 2.0  # per instance, as in solve
+    assert ran["solve"]["test_network"] == "none"
+    report = json.loads((tmp_path / "bench" / "bench_report.json").read_text())
+    assert report["instance_options"] == {first: ran}
+    assert "instance_options" not in json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_verifier_with_the_ray_executor_is_refused_up_front(tmp_path: Path) -> None:
+    judge = ModelConfig(name="v", base_url="http://127.0.0.1:9", api_key_env=None,
+                        free=True).resolve({})  # fmt: skip
+    options = BenchOptions(out=tmp_path / "bench", executor="ray")
+    with pytest.raises(QuorumError, match="--verifier-model is not supported with --executor ray"):
+        _executor(options, None, judge)

@@ -205,3 +205,15 @@ def test_commands_starting_while_the_sandbox_closes_end_at_once(provider, snapsh
     assert not any(w.is_alive() for w in workers), "a command outlived its sandbox"
     assert len(outcomes) == 4
     assert all(isinstance(o, SandboxClosed) for o in outcomes), outcomes
+
+
+def test_a_shell_dying_mid_command_never_runs_the_command_twice(provider, snapshot) -> None:
+    """The persistent shell killed while its command runs: the outcome is unknown, so exec()
+    says so instead of running the command again as a one-shot; the next call gets a new
+    shell."""
+    box = provider.start(DockerSandboxConfig(image=snapshot))
+    assert box.exec("true", timeout=30).ok
+    kill_the_shell = "echo ran >> /tmp/runs; pkill -9 -f 'QUORUM''-END'; sleep 5"
+    with pytest.raises(SandboxError, match="outcome is unknown"):
+        box.exec(kill_the_shell, timeout=60)
+    assert box.exec("cat /tmp/runs", timeout=30).stdout.split() == ["ran"]
