@@ -15,14 +15,13 @@ from agent.rollout import RolloutConfig
 from envs.examples import DEMO, materialize_example
 from quorum.commands.demo import EXAMPLE_SETUP
 from quorum.models import EMBEDDED, endpoints_for
-from quorum.paths import cache_dir
 from quorum.solve import SolveOptions, solve
 
 pytestmark = [pytest.mark.embedded, pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 TOKEN_CAP = 40_000
 
 
-def test_a_small_run_leaves_a_whole_record(tmp_path: Path) -> None:
+def test_a_small_run_leaves_a_whole_record(tmp_path: Path, embedded_cache: Path) -> None:
     task = materialize_example(DEMO, tmp_path / "repo").model_copy(update={"setup": EXAMPLE_SETUP})
     options = SolveOptions(
         rollout=RolloutConfig(
@@ -31,7 +30,7 @@ def test_a_small_run_leaves_a_whole_record(tmp_path: Path) -> None:
         budget_tokens=TOKEN_CAP,
     )
     run = tmp_path / "run"
-    with endpoints_for([EMBEDDED], os.environ, cache_dir=cache_dir(os.environ)) as endpoints:
+    with endpoints_for([EMBEDDED], os.environ, cache_dir=embedded_cache) as endpoints:
         outcome = asyncio.run(solve(task, endpoints, options, run))
 
     assert outcome.cost.total.total_tokens <= TOKEN_CAP  # the budget is a hard cap
