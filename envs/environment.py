@@ -98,7 +98,8 @@ class EnvironmentBuilder:
                     "rm -rf /workspace /tmp/requirements.txt && mkdir -p /workspace"]
         return self._docker.snapshot(
             SnapshotSpec(base_image=base, source=self._empty_repo(), setup=commands,
-                         ca_bundle=self.ca_bundle, setup_timeout_s=self.setup_timeout_s),
+                         ca_bundle=self.ca_bundle, setup_timeout_s=self.setup_timeout_s,
+                         kind="environment"),
             progress=say)
 
     def solve_task(self, instance: Instance, log: Path, *, in_docker: bool = True) -> Task:

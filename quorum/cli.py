@@ -12,12 +12,14 @@ from quorum.commands import (
     bench,
     demo,
     doctor,
+    env,
     eval,
     images,
     model,
     report,
     sandbox,
     select,
+    show,
     solve,
     verifier,
 )
@@ -72,6 +74,8 @@ app.command("bench")(bench.bench_command)
 app.command("select")(select.select_command)
 app.command("demo")(demo.demo_command)
 app.command("report")(report.report_command)
+app.command("show")(show.show_command)
+app.add_typer(env.app, name="env")
 app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(model.app, name="model")

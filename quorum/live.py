@@ -4,6 +4,7 @@ lines elsewhere (CI logs, pipes)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,28 @@ from agent.llm import Ledger
 from agent.rollout import RolloutEvents
 from agent.trajectory import Step, Trajectory, TrajectorySpec
 from envs.candidate import Candidate
+
+# The trajectory table's columns, shared with `quorum show` (quorum/commands/show.py).
+COLUMNS = ("trajectory", "step", "last action", "test", "cost $", "status")
+
+
+def own_test_arrow(before: str | None, after: str | None) -> str:
+    """A candidate's own test, unpatched -> patched: `fail→pass` (`?`, `—`: not run)."""
+    return f"{before or '?'}→{after or '—'}"
+
+
+def trajectory_table(
+    title: str, rows: Iterable[Sequence[str]], extra: Sequence[str] = (),
+    styles: Sequence[str | None] = (), **options: Any,
+) -> Table:  # fmt: skip
+    """The table `quorum solve` draws live: one row per trajectory, COLUMNS then `extra`;
+    `styles` (one per row, optional) styles whole rows; `options` go to rich's Table."""
+    table = Table(title=title, **options)
+    for column in (*COLUMNS, *extra):
+        table.add_column(column)
+    for n, row in enumerate(rows):
+        table.add_row(*row, style=styles[n] if n < len(styles) else None)
+    return table
 
 
 class _Row:
@@ -70,9 +93,9 @@ class SolveView(RolloutEvents):
         if candidate is not None and candidate.test is not None:
             before = candidate.test_on_original
             after = candidate.test_on_patched
-            row.tests = (
-                f"{'fail' if before and not before.passed else 'pass' if before else '?'}"
-                f"→{'pass' if after and after.passed else 'fail' if after else '—'}"
+            row.tests = own_test_arrow(
+                ("pass" if before.passed else "fail") if before else None,
+                ("pass" if after.passed else "fail") if after else None,
             )
         self._changed(
             f"{traj.id}: {row.status} after {len(traj.steps)} steps, "
@@ -90,13 +113,8 @@ class SolveView(RolloutEvents):
     def _table(self) -> Table:
         spent = self.ledger.spent_usd() if self.ledger else sum(r.cost for r in self.rows.values())
         cap = f" of ${self.cap:g}" if self.cap is not None else ""
-        table = Table(
-            title=f"quorum solve — ${spent:.4f}{cap} spent, {time.monotonic() - self._t0:.0f}s"
-        )
-        for column in ("trajectory", "step", "last action", "test", "cost $", "status"):
-            table.add_column(column)
-        for tid, row in self.rows.items():
-            table.add_row(
-                tid, str(row.step), row.action, row.tests or "—", f"{row.cost:.4f}", row.status
-            )
-        return table
+        return trajectory_table(
+            f"quorum solve — ${spent:.4f}{cap} spent, {time.monotonic() - self._t0:.0f}s",
+            [(tid, str(row.step), row.action, row.tests or "—", f"{row.cost:.4f}", row.status)
+             for tid, row in self.rows.items()],
+        )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,3 +66,8 @@ class SnapshotSpec(BaseModel):
     user: str | None = Field(None, description="create this user and give it the workspace")
     ca_bundle: Path | None = None
     setup_timeout_s: float = Field(1800, gt=0)
+    kind: Literal["snapshot", "environment"] = Field(
+        "snapshot",
+        description="its label: an instance snapshot, or an environment image that snapshots "
+        "start from (`quorum images prune --keep-environments` keeps those); not in the key",
+    )

@@ -171,6 +171,18 @@ class DockerSandbox:
         self._check_open()
         git_ops.apply(self, patch)
 
+    def terminal_argv(self, argv: list[str]) -> list[str]:
+        """The `docker exec -it` command line (for the docker CLI, which owns the terminal)
+        that runs `argv` in this container as its commands run: same user, environment and
+        working directory. For a person at a terminal; programs use `exec`."""
+        self._check_open()
+        cmd = ["docker", "exec", "-it", "-w", self._workspace]
+        if self._user:
+            cmd += ["-u", self._user]
+        for key, value in self._env.items():
+            cmd += ["-e", f"{key}={value}"]
+        return [*cmd, self.container_id, *argv]
+
     def close(self) -> None:
         with self._state_lock:
             if self._closed.is_set():

@@ -1,8 +1,11 @@
-"""The label sweep: remove our containers whose owner is gone or whose TTL has passed."""
+"""The label sweep: remove our containers whose owner is gone or whose TTL has passed; and
+the image prune: remove the snapshots and environment images we made."""
 
 from __future__ import annotations
 
+import re
 import time
+from typing import NamedTuple
 
 import docker
 
@@ -39,3 +42,62 @@ def sweep(client: docker.DockerClient, *, now: float | None = None) -> list[str]
                     continue  # someone else swept it first
                 removed.append(container["Id"])
     return removed
+
+
+PRUNABLE = ("snapshot", "environment")  # base images are the recipe's: `quorum images list`
+
+
+class PrunedImage(NamedTuple):
+    name: str  # a tag, or the id of an untagged image
+    kind: str
+    removed: bool  # False: kept, the engine refused (a container uses it, or a child image)
+    reason: str = ""
+
+
+def prune_images(
+    client: docker.DockerClient,
+    *,
+    older_than_s: float = 0,
+    keep_environments: bool = False,
+    now: float | None = None,
+    label: str | None = None,
+) -> list[PrunedImage]:
+    """Remove the images Quorum made (label `MANAGED=1`; nobody else's) that are instance
+    snapshots or, unless `keep_environments`, environment images, created more than
+    `older_than_s` ago. Snapshots go first: they are the environments' children. An image a
+    container still uses is kept (never forced). `label` ("key=value") narrows the choice."""
+    now = time.time() if now is None else now
+    kinds = ["snapshot"] if keep_environments else list(PRUNABLE)
+    wanted = [f"{labels.MANAGED}=1", *([label] if label else [])]
+    with translate_docker_errors("list Quorum images"):
+        found = client.api.images(filters={"label": wanted})
+    chosen = [
+        image for image in found
+        if (image.get("Labels") or {}).get(labels.KIND) in kinds
+        and float(image.get("Created") or 0) < now - older_than_s
+    ]  # fmt: skip
+    chosen.sort(key=lambda image: kinds.index(image["Labels"][labels.KIND]))
+    outcome = []
+    for image in chosen:
+        kind = image["Labels"][labels.KIND]
+        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+        for name in tags or [image["Id"]]:
+            try:
+                client.api.remove_image(name)
+            except docker.errors.NotFound:
+                continue  # gone already: another prune, or its last tag went with another
+            except docker.errors.APIError as exc:
+                reason = str(getattr(exc, "explanation", "") or exc)
+                outcome.append(PrunedImage(name, kind, removed=False, reason=reason))
+                continue
+            outcome.append(PrunedImage(name, kind, removed=True))
+    return outcome
+
+
+def parse_age(text: str) -> float:
+    """`30m`, `12h`, `7d`, `2w` or plain seconds -> seconds; ValueError on anything else."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if not match:
+        raise ValueError(f"not an age: {text!r} (use e.g. 30m, 12h, 7d)")
+    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}[match.group(2)]
+    return float(match.group(1)) * unit

@@ -8,7 +8,9 @@ OWNER_HOST = "ai.quorum.owner-host"  # hostname of that process (pids mean nothi
 RUN_ID = "ai.quorum.run-id"
 CREATED_AT = "ai.quorum.created-at"  # unix seconds
 TTL_S = "ai.quorum.ttl-s"  # seconds after CREATED_AT when the container may be swept
-KIND = "ai.quorum.kind"  # "sandbox", "snapshot-build", "base-image", "snapshot"
+# containers: "sandbox", "snapshot-build"; images: "base-image", "environment" (an installed
+# environment, no repository), "snapshot" (a repository at a commit, on one of those)
+KIND = "ai.quorum.kind"
 CONTENT_KEY = "ai.quorum.content-key"  # recipe hash of a content-keyed image
 OWNER_STARTED = "ai.quorum.owner-started"  # owner's start time (/proc), guards against pid reuse
 BASE_COMMIT = "ai.quorum.base-commit"  # on snapshots: the commit the workspace is checked out at

@@ -123,7 +123,7 @@ class DockerProvider:
                     conf={
                         "Labels": {
                             labels.MANAGED: "1",
-                            labels.KIND: "snapshot",
+                            labels.KIND: spec.kind,
                             labels.BASE_COMMIT: commit,
                         },
                         "WorkingDir": spec.workspace,

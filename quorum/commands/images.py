@@ -1,4 +1,5 @@
-"""`quorum images`: build and list the Debian Python base images sandboxes start from."""
+"""`quorum images`: build and list the Debian Python base images sandboxes start from, and
+prune the snapshots and environment images Quorum made."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from quorum.errors import fail
 from sandbox import images, labels
 from sandbox.docker_client import connect, translate_docker_errors
 from sandbox.errors import QuorumError
+from sandbox.gc import parse_age, prune_images
 
-app = typer.Typer(help="Build and list the base images sandboxes start from.", no_args_is_help=True)
+app = typer.Typer(
+    help="Build and list the base images sandboxes start from; prune the images Quorum made.",
+    no_args_is_help=True,
+)
 
 
 class SuiteChoice(StrEnum):
@@ -96,6 +102,38 @@ def list_images() -> None:
             console.print(f"{tag}  {suite}  {size}  {status}")
     for tag in sorted(current - present):
         console.print(f"{tag}  missing: run `quorum images build-base`")
+
+
+@app.command("prune")
+def prune(
+    older_than: Annotated[
+        str, typer.Option(help="Only images created longer ago than this: 30m, 12h, 7d.")
+    ] = "0s",
+    keep_environments: Annotated[
+        bool, typer.Option(help="Keep environment images (slow to build); prune snapshots.")
+    ] = False,
+) -> None:
+    """Remove the images Quorum made (labelled ai.quorum.managed=1, never anyone else's):
+    instance snapshots and environment images. Base images stay (`quorum images list`);
+    an image a container still uses is kept."""
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise fail(QuorumError(f"--older-than: {exc}")) from exc
+    try:
+        with contextlib.closing(connect()) as client:
+            outcome = prune_images(client, older_than_s=age, keep_environments=keep_environments)
+    except QuorumError as exc:
+        raise fail(exc) from exc
+    for image in outcome:
+        if image.removed:
+            console.print(f"removed {image.name} ({image.kind})", markup=False)
+        else:
+            console.print(f"kept {image.name} ({image.kind}): {image.reason}", markup=False)
+    kept = sum(not image.removed for image in outcome)
+    console.print(f"removed {len(outcome) - kept} image(s)" + (f", kept {kept} in use" if kept
+                                                              else ""))  # fmt: skip
 
 
 def _fail(console: Console, exc: QuorumError) -> NoReturn:

@@ -9,9 +9,8 @@ from typing import Annotated
 import typer
 
 from quorum.report import HTML, MARKDOWN, write_reports
+from quorum.report.view import check_run_dir
 from sandbox.errors import QuorumError
-
-RUN_FILES = ("task.json", "candidates.jsonl", "selection.json", "trajectories", "matrix.json")
 
 
 def report_command(
@@ -24,14 +23,7 @@ def report_command(
 ) -> None:
     """Rebuild a run's report.html (self-contained: open it from the file system) and
     report.md from the files of its run directory."""
-    if not run_dir.is_dir():
-        raise QuorumError(f"{run_dir}: no such run directory")
-    if not any((run_dir / name).exists() for name in RUN_FILES):
-        raise QuorumError(
-            f"{run_dir} does not look like a run directory: it holds none of "
-            f"{', '.join(RUN_FILES)}",
-            hint="pass the directory `quorum solve --out` wrote (the demo's is its run/)",
-        )
+    check_run_dir(run_dir)
     try:
         write_reports(run_dir, out_dir=out, strict=True)
     except OSError as exc:

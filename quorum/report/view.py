@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.redact import redact
+from sandbox.errors import QuorumError
 from selection.matrix import ORIGINAL  # the unpatched repository's row
 
 CALLERS = {  # ledger caller -> the name a reader knows it by
@@ -873,3 +874,18 @@ def _timeline(trajectories: dict[str, Any], by_id: dict[str, dict[str, Any]]
             steps=len(durations),
         ))  # fmt: skip
     return rows, span
+
+
+RUN_FILES = ("task.json", "candidates.jsonl", "selection.json", "trajectories", "matrix.json")
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a folder that is not a run directory (before anything renders it as empty)."""
+    if not run_dir.is_dir():
+        raise QuorumError(f"{run_dir}: no such run directory")
+    if not any((run_dir / name).exists() for name in RUN_FILES):
+        raise QuorumError(
+            f"{run_dir} does not look like a run directory: it holds none of "
+            f"{', '.join(RUN_FILES)}",
+            hint="pass the directory `quorum solve --out` wrote (the demo's is its run/)",
+        )

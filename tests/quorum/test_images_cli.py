@@ -37,3 +37,16 @@ def test_build_base_leaves_present_images_alone_and_list_marks_them_current() ->
     for suite in images.SUITES:
         line = next(x for x in listed.stdout.splitlines() if images.base_image_tag(suite) in x)
         assert line.endswith("current") and suite in line
+
+
+def test_prune_refuses_a_bad_age() -> None:
+    proc = quorum("prune", "--older-than", "soon")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: --older-than: not an age: 'soon'"), proc.stderr
+
+
+@pytest.mark.docker
+def test_prune_of_nothing_old_enough_removes_nothing() -> None:
+    proc = quorum("prune", "--older-than", "100000d", "--keep-environments")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "removed 0 image(s)"
