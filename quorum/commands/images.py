@@ -7,13 +7,13 @@ import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from quorum.errors import fail
+from quorum.errors import EXIT_ERROR, fail, format_error, print_error
 from sandbox import images, labels
 from sandbox.docker_client import connect, translate_docker_errors
 from sandbox.errors import QuorumError
@@ -53,7 +53,7 @@ def build_base(
         with contextlib.closing(connect()) as client:
             missing = [s for s in suites if not images.base_image_present(client, s)]
     except QuorumError as exc:
-        _fail(console, exc)
+        raise fail(exc) from exc
     for name in suites:
         if name not in missing:
             console.print(f"[green]✓[/] {images.base_image_tag(name)} already present")
@@ -61,11 +61,10 @@ def build_base(
     with ThreadPoolExecutor(max_workers=max(1, len(missing))) as pool:
         futures = {s: pool.submit(_build_one, console, s, mirror, pull) for s in missing}
     errors = {s: f.exception() for s, f in futures.items() if f.exception() is not None}
-    for name, exc in errors.items():
-        text = str(exc) if isinstance(exc, QuorumError) else repr(exc)  # a bug: show its type
-        console.print(f"[red]✗[/] {name}: {escape(text)}")
+    for name, exc in errors.items():  # each suite's error, through the one formatter
+        print_error(QuorumError(f"{name}: {format_error(exc)}"))
     if errors:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ERROR)
 
 
 def _build_one(console: Console, suite: str, mirror: str | None, pull: str | None) -> None:
@@ -90,7 +89,7 @@ def list_images() -> None:
         with translate_docker_errors("listing base images"):
             found = client.images.list(filters={"label": f"{labels.KIND}=base-image"})
     except QuorumError as exc:
-        _fail(console, exc)
+        raise fail(exc) from exc
     # Plain lines, not a table: tags stay whole in narrow terminals and greppable in logs.
     present = set()
     for image in found:
@@ -134,8 +133,3 @@ def prune(
     kept = sum(not image.removed for image in outcome)
     console.print(f"removed {len(outcome) - kept} image(s)" + (f", kept {kept} in use" if kept
                                                               else ""))  # fmt: skip
-
-
-def _fail(console: Console, exc: QuorumError) -> NoReturn:
-    console.print(f"[red]✗[/] {escape(str(exc))}")
-    raise typer.Exit(1)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from quorum.errors import fail, format_error
 from sandbox.config import DockerSandboxConfig, SnapshotSpec
 from sandbox.docker_client import connect
 from sandbox.errors import QuorumError
@@ -28,8 +29,7 @@ def gc() -> None:
     try:
         removed = sweep(connect())
     except QuorumError as exc:
-        console.print(f"[red]✗[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(exc) from exc
     console.print(f"removed {len(removed)} leftover sandbox container(s)")
 
 
@@ -42,8 +42,7 @@ def smoke(
     try:
         _smoke(suite)
     except QuorumError as exc:
-        console.print(f"[red]✗ smoke check failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise fail(QuorumError(f"smoke check failed: {format_error(exc)}")) from exc
 
 
 def _smoke(suite: str) -> None:
