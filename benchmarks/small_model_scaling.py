@@ -18,7 +18,8 @@ abstain_at_N: how often it abstains.
 wrong_at_N: how often it selects a patch that fails them (selected + abstain + wrong = 1).
 
 Each figure is the mean over tasks. An existing --out resumes (finished trajectories are kept).
-Prints name=value lines, a table, and the wall time; writes results.json into --out.
+Prints name=value lines, a table, and the wall time; writes results.json into --out (and,
+with --report, bench_report.html: the table's figures as plots, via quorum.report).
 --rescore recomputes the figures from a finished --out with the current selector (no model,
 no grading): selector changes are compared on the same candidates.
 """
@@ -27,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import os
-import random
 import time
 from pathlib import Path
 
@@ -44,46 +43,13 @@ from quorum.demo import passes_hidden
 from quorum.models import endpoints_for
 from quorum.paths import cache_dir
 from quorum.sandboxes import sandbox_factory
+from quorum.scaling import figures, select_from, summarize, summary_keys
 from quorum.solve import SolveOptions, solve
-from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
-from selection.pipeline import select_group
-from selection.pool import base_texts, group_by_task, read_run_dir
+from selection.pool import base_texts, read_run_dir
 
 # Distinct knobs for each of up to 8 samples (the rollout default repeats after 4).
 TEMPERATURES = [0.0, 0.7, 0.9, 0.5, 0.8, 0.6, 1.0, 0.4]
-SUBSETS = 70
-
-
-def subsets(ids: list[str], n: int, rng: random.Random) -> list[tuple[str, ...]]:
-    every = list(itertools.combinations(ids, n))
-    return every if len(every) <= SUBSETS else rng.sample(every, SUBSETS)
-
-
-def submatrix(matrix: PassMatrix, cands: list[Candidate], *, own_tests: bool) -> PassMatrix:
-    """The matrix as a run with only these candidates would have built it: their rows,
-    and (for generated tests) only the tests they wrote."""
-    tests = {c.test.id for c in cands if c.test is not None}
-    keep = [t for t in matrix.test_ids if t in tests] if own_tests else matrix.test_ids
-    return matrix.model_copy(update={"candidate_ids": [c.id for c in cands], "test_ids": keep})
-
-
-def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix,
-                regress: PassMatrix | None, files: dict[str, str]) -> str | None:  # fmt: skip
-    """Quorum's choice among these candidates, as quorum.solve makes it (hybrid selection
-    over the reproduction-test matrix and the repository's related tests; no verifier)."""
-    groups = group_by_task(cands, {task_id: files})
-    if task_id not in groups:
-        return None
-    selection = asyncio.run(
-        select_group(
-            groups[task_id],
-            config=SelectConfig(),
-            repro=submatrix(repro, cands, own_tests=True),
-            regress=submatrix(regress, cands, own_tests=False) if regress else None,
-        )
-    )
-    return selection.chosen
 
 
 def forget_unreachable(run_dir: Path, *, dry_run: bool = False) -> list[str]:
@@ -101,32 +67,6 @@ def forget_unreachable(run_dir: Path, *, dry_run: bool = False) -> list[str]:
 
 def base_files(task, cands: list[Candidate]) -> dict[str, str]:
     return base_texts(cands, lambda p: read_at_commit(task.repo, task.base_commit, p))
-
-
-def figures(task, cands: list[Candidate], matrix: PassMatrix,
-            regress: PassMatrix | None, passed: dict[str, bool], ns: list[int],
-            seed: int, files: dict[str, str]) -> dict[str, float]:  # fmt: skip
-    rng = random.Random(seed)
-    ids = sorted(c.id for c in cands)
-    by_id = {c.id: c for c in cands}
-    out = {"pass_at_1": sum(passed.get(i, False) for i in ids) / len(ids) if ids else 0.0}
-    for n in ns:
-        if n > len(ids):
-            continue
-        cov = sel = abst = wrong = 0
-        picks = subsets(ids, n, rng)
-        for subset in picks:
-            chosen = [by_id[i] for i in subset]
-            cov += any(passed.get(i, False) for i in subset)
-            pick = select_from(task.id, chosen, matrix, regress, files)
-            sel += bool(pick and passed.get(pick))
-            abst += pick is None
-            wrong += bool(pick and not passed.get(pick))
-        out[f"coverage_at_{n}"] = cov / len(picks)
-        out[f"selected_at_{n}"] = sel / len(picks)
-        out[f"abstain_at_{n}"] = abst / len(picks)
-        out[f"wrong_at_{n}"] = wrong / len(picks)
-    return out
 
 
 async def run_one(task, endpoints, solver: str, n: int, run_dir: Path, concurrency: int,
@@ -186,6 +126,9 @@ def main() -> None:
                         help="no sampling or grading: recompute the figures from the saved "
                         "candidates, matrices and grades in --out with the current selector; "
                         "writes results.rescored.json")  # fmt: skip
+    parser.add_argument("--report", action="store_true",
+                        help="then write --out/bench_report.html (coverage and selected "
+                        "against N, cost, reliability; `quorum report OUT` does the same)")
     args = parser.parse_args()
     started = time.monotonic()
     ns = [n for n in (1, 2, 4, 8) if n <= args.max_n]
@@ -217,7 +160,7 @@ def main() -> None:
                 PassMatrix.model_validate_json(reg_file.read_text()) if reg_file.exists() else None
             )
             files = base_files(task, cands)
-            figs = figures(task, cands, matrix, regress, passed, ns, args.seed, files)
+            figs = figures(task.id, cands, matrix, regress, passed, ns, args.seed, files)
             if args.rescore:
                 chosen = select_from(task.id, cands, matrix, regress, files)
             figs["selected_full_run"] = float(bool(chosen and passed.get(chosen)))
@@ -230,14 +173,10 @@ def main() -> None:
                   f"selected={chosen} "
                   f"({time.monotonic() - t0:.0f}s) {json.dumps(figs)}", flush=True)  # fmt: skip
     wall = time.monotonic() - started
-    keys = ["pass_at_1"] + [f"{k}_at_{n}" for n in ns for k in ("coverage", "selected")]
-    keys += [f"{k}_at_{ns[-1]}" for k in ("wrong", "abstain")]  # the honesty at the largest N
-    every = keys + [f"{k}_at_{n}" for n in ns[:-1] for k in ("wrong", "abstain")]
+    keys, every = summary_keys(ns)
     summary = {}
     for solver, per_task in results.items():
-        summary[solver] = {
-            k: sum(f.get(k, 0.0) for f in per_task.values()) / len(per_task) for k in every
-        }
+        summary[solver] = summarize(per_task, every)
         for k, v in summary[solver].items():
             print(f"{solver}_{k}={v:.3f}")
     print(f"\n| solver | tasks | {' | '.join(keys)} |")
@@ -250,6 +189,11 @@ def main() -> None:
     (args.out / name).write_text(json.dumps(
         {"summary": summary, "per_task": results, "grades": grades, "wall_s": wall,
          "max_n": args.max_n, "tasks": [i.instance_id for i in instances]}, indent=1))  # fmt: skip
+    if args.report:  # bench_report.html: the table's figures drawn, from --out alone
+        from quorum.report.bench_render import BENCH_HTML, write_bench_report
+
+        write_bench_report(args.out, strict=True)
+        print(f"report: {args.out / BENCH_HTML}")
 
 
 if __name__ == "__main__":

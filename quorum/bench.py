@@ -4,7 +4,8 @@ finish, optionally grade them, survive a crash.
 Layout of `out/`: bench.jsonl (one InstanceRecord a line: the source of truth for resume),
 preds.jsonl (official: instance_id, model_name_or_path, model_patch; rewritten from
 bench.jsonl at start, appended as instances finish), runs/ID/ (solve's run directory, which
-itself resumes finished trajectories), eval/ID/PATCH_ID/ (grading logs), bench_report.json.
+itself resumes finished trajectories), eval/ID/PATCH_ID/ (grading logs), bench_report.json,
+bench_report.html (its plots; `quorum report OUT` rebuilds it).
 
 An instance is finished once its record is in bench.jsonl; anything else is redone. A
 Docker engine that stops answering stops the bench (its instances in flight get no
@@ -176,6 +177,10 @@ async def run_bench(
     report = summarize(list(done.values()), total=len(instances))
     report["instance_options"] = {i: rec.options for i, rec in done.items()}
     (out / "bench_report.json").write_text(json.dumps(report, indent=2))
+    # Here, not at the top: the report reads this module, and matplotlib loads only now.
+    from quorum.report.bench_render import write_bench_report
+
+    await asyncio.to_thread(write_bench_report, out)  # never raises: the records are kept
     return report
 
 

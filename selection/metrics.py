@@ -92,3 +92,38 @@ def format_metrics(m: SelectionMetrics, method: str) -> Sequence[str]:
     ]
     lines += [f"  {s} alone: {v:.1%}" for s, v in m.single_best.items()]
     return lines
+
+
+class ReliabilityRow(BaseModel):
+    """Selection at one confidence threshold: answer when the chosen candidate's confidence
+    reaches it, abstain otherwise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float
+    instances: int
+    answered: int
+    abstention: float  # 1 - answered / instances
+    precision: float | None  # right answers / answered; None when it never answers
+    accuracy: float  # right answers / instances
+
+
+def reliability(
+    outcomes: Sequence[tuple[float | None, bool | None]], thresholds: Sequence[float]
+) -> list[ReliabilityRow]:
+    """The reliability table: abstention rate and precision-when-answering at each threshold.
+    An outcome is (the confidence of the chosen candidate, None where selection abstained;
+    whether the chosen candidate is right). A choice without a recorded confidence counts as
+    confidence 0: it answers only at threshold 0."""
+    rows = []
+    n = len(outcomes)
+    for t in thresholds:
+        answered = [right for conf, right in outcomes if conf is not None and conf >= t]
+        good = sum(bool(r) for r in answered)
+        rows.append(ReliabilityRow(
+            threshold=t, instances=n, answered=len(answered),
+            abstention=1 - len(answered) / n if n else 0.0,
+            precision=good / len(answered) if answered else None,
+            accuracy=good / n if n else 0.0,
+        ))  # fmt: skip
+    return rows

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from envs.grading import GradeResult
 from envs.instances import read_instances, select
 from envs.predictions import read_predictions, unknown_ids
-from quorum.commands.solve_options import DEFAULTS, TestNetwork, check_choices
+from quorum import logs
+from quorum.commands.solve_options import DEFAULTS, LogJson, TestNetwork, check_choices
 from quorum.errors import fail
 from quorum.evaluate import EMPTY, GOLD, EvalOptions, evaluate, predictions_by_id
 from quorum.evaluate import special_predictions as specials
@@ -51,11 +51,12 @@ def eval_command(
         typer.Option(help="Leave out invalid lines of the predictions and the dataset, "
                      "naming each in the output and report.json, instead of stopping."),
     ] = False,
+    log_json: LogJson = False,
 ) -> None:
     """Grade predictions (or --gold / --empty) and write an official-format report.json.
     An invalid line stops it (`FILE:LINE: what is wrong`, exit 1) unless --skip-invalid;
     predictions for instances the dataset does not hold are named and counted."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = logs.setup(log_json)  # JSON lines with --log-json, progress included
     try:
         check_choices({**DEFAULTS, "test_network": test_network})
         if sum([predictions is not None, gold, empty]) != 1:
@@ -97,12 +98,14 @@ def eval_command(
             rate = seen["done"] / max(time.monotonic() - started, 1e-9) * 3600
             console.print(f"[{seen['done']}/{todo}] {result.instance_id}: {result.status} "
                           f"({result.duration_s:.0f}s) resolved so far {seen['resolved']}, "
-                          f"{rate:.0f}/h")
+                          f"{rate:.0f}/h", markup=False)
+            bar(seen["done"])
 
         notes = {"unknown_instances": len(unknown), "unknown_ids": unknown,
                  "skipped_lines": skipped}  # fmt: skip
-        report = evaluate(instances, preds, options, allow_empty=empty, progress=show,
-                          input_notes=notes)  # fmt: skip
+        with logs.progress_bar(console, todo, "instances graded") as bar:
+            report = evaluate(instances, preds, options, allow_empty=empty, progress=show,
+                              input_notes=notes)  # fmt: skip
     except QuorumError as exc:
         raise fail(exc, console) from exc
     summary = {k: v for k, v in report.items() if k.endswith("_instances")}

@@ -23,7 +23,8 @@ from envs.loader import load_document
 from envs.predictions import unknown_ids
 from envs.repos import find_mirror, is_local_path, read_at_commit
 from envs.task import Task
-from quorum.commands.solve_options import DEFAULTS, TestNetwork, check_choices
+from quorum import logs
+from quorum.commands.solve_options import DEFAULTS, LogJson, TestNetwork, check_choices
 from quorum.errors import fail
 from quorum.paths import cache_dir
 from quorum.regressions import (
@@ -107,10 +108,11 @@ def select_command(
                      "directories and dataset, naming each in the output and report, "
                      "instead of stopping."),
     ] = False,
+    log_json: LogJson = False,
 ) -> None:
     """Select a candidate per instance (or abstain); writes selection.json and report.md.
     An invalid line stops it (`FILE:LINE: what is wrong`, exit 1) unless --skip-invalid."""
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = logs.setup(log_json)  # JSON lines with --log-json, progress included
     if method not in METHODS:
         raise fail(QuorumError(f"--method must be one of {', '.join(METHODS)}"), console)
     try:
@@ -135,6 +137,8 @@ def select_command(
             console.print(note, markup=False)
         files_for = _base_files(candidates, _repositories(sources, known), repo_mirror)
         groups = group_by_task(candidates, files_for, vote_only_sources=vote_only or ())
+        console.print(f"select: {len(groups)} instance(s), {len(candidates)} candidate(s), "
+                      f"method {method}", markup=False)  # fmt: skip
         config = SelectConfig(
             method=method,
             threshold=threshold,

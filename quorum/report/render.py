@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from agent.redact import redact
 from quorum.report.view import DiffLine, RunView, build_view
 
 HTML, MARKDOWN = "report.html", "report.md"
@@ -91,6 +92,34 @@ def render_html(view: RunView) -> str:
 
 def render_markdown(view: RunView) -> str:
     return _environment(False).get_template("report.md.j2").render(run=view)
+
+
+GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in an issue, comment or PR body
+_CUT = "\n\n[truncated: the run's report.md holds the whole evidence]\n"
+
+
+def render_pr_body(view: RunView, *, note: str = "", limit: int = GITHUB_BODY_LIMIT) -> str:
+    """The body of the draft pull request the GitHub App opens: report.md's evidence (the
+    candidates x tests grid, clusters and votes, verifier scores, rationale, confidence,
+    cost against the cap), redacted and within GitHub's body limit."""
+    return _github_text("pull", view, note, limit)
+
+
+def render_abstention_comment(
+    view: RunView, *, note: str = "", limit: int = GITHUB_BODY_LIMIT
+) -> str:
+    """The App's comment when Quorum abstains: why, with the same evidence."""
+    return _github_text("abstention", view, note, limit)
+
+
+def _github_text(kind: str, view: RunView, note: str, limit: int) -> str:
+    template = _environment(False).get_template("pr_body.md.j2")
+    text = ""
+    for rows in (60, 12, 3):  # a grid too tall for the limit loses rows before anything else
+        text = redact(template.render(run=view, kind=kind, note=note, max_rows=rows))
+        if len(text) <= limit:
+            return text
+    return text[: limit - len(_CUT)] + _CUT
 
 
 def write_reports(

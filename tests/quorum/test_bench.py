@@ -76,6 +76,12 @@ def test_bench_solves_grades_and_resumes(tmp_path: Path) -> None:
     assert "size + 1" in preds[1]["model_patch"]
     assert "test_repro_issue" not in preds[1]["model_patch"]
     assert set(read_records(tmp_path / "bench")) == {i.instance_id for i in instances}
+    # bench_report.html beside bench_report.json: the plots, a link to each instance's report
+    html = (tmp_path / "bench" / "bench_report.html").read_text()
+    assert html.count("<svg ") == 5 and '<span class="v" data-resolved>1</span>' in html
+    for inst in instances:
+        link = f"runs/{inst.instance_id}/report.html"
+        assert f'href="{link}"' in html and (tmp_path / "bench" / link).is_file()
 
 
 @pytest.mark.docker

@@ -148,7 +148,9 @@ def test_quorum_report_rebuilds_it(run: Path, tmp_path: Path) -> None:
 
 def test_quorum_report_refuses_what_is_not_a_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
-    assert result.exit_code == 1 and "does not look like a run directory" in result.output
+    assert result.exit_code == 1, result.output
+    assert "is neither a run directory nor a bench directory" in result.output
+    assert "bench.jsonl" in result.output and "candidates.jsonl" in result.output  # what each holds
     result = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 1 and "no such run directory" in result.output
 
