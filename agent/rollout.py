@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import prompts
 from agent.agentless import AgentlessConfig, run_agentless
+from agent.allocation import Allocator, Launch, Stop
 from agent.evaluate import build_candidate
 from agent.llm.client import LLMClient
 from agent.loop import AgentLimits, StepHook, run_trajectory
@@ -101,7 +103,11 @@ async def run_rollouts(
     config: RolloutConfig,
     rank_round: RoundRanker,
     events: RolloutEvents | None = None,
+    allocator: Allocator | None = None,
 ) -> list[Candidate]:
+    """`allocator`, when given, decides each round's solver launches as trajectories
+    finish (agent.allocation); a stop cancels those still running (the ledger keeps what
+    they spent, their records what they did). Without it all N start at once."""
     events = events or RolloutEvents()
     # Sandbox work runs in threads (asyncio.to_thread). The default pool has cpu+4 threads;
     # on a small machine that, not the model, would cap how many trajectories progress.
@@ -144,12 +150,54 @@ async def run_rollouts(
             events.finished(traj, candidate)
             return candidate
 
-        results = await asyncio.gather(*(one(spec, previous) for spec in specs))
+        if allocator is None:
+            results = await asyncio.gather(*(one(spec, previous) for spec in specs))
+        else:
+            results = await _allocated(specs, partial(one, shown=previous), allocator)
         round_candidates = [c for c in results if c is not None]
         all_candidates.extend(round_candidates)
         if round_ + 1 < config.rounds:
             previous = (await rank_round(all_candidates))[: config.shown_from_previous_round]
     return all_candidates
+
+
+async def _allocated(
+    specs: Sequence[TrajectorySpec],
+    one: Callable[[TrajectorySpec], Awaitable[Candidate | None]],
+    allocator: Allocator,
+) -> list[Candidate | None]:
+    """One round under an allocator: test writers all start; solvers start as it says."""
+    solvers = [s for s in specs if s.role == "solver"]
+    writers = [asyncio.ensure_future(one(s)) for s in specs if s.role != "solver"]
+    running: dict[asyncio.Future[Candidate | None], TrajectorySpec] = {}
+    finished: list[Candidate] = []
+    launched = 0
+    try:
+        while True:
+            decision = await allocator.decide(
+                finished, launched=launched, running=len(running), max_n=len(solvers))
+            if isinstance(decision, Launch):
+                for spec in solvers[launched : launched + decision.k]:
+                    running[asyncio.ensure_future(one(spec))] = spec
+                launched = min(launched + decision.k, len(solvers))
+                continue
+            if isinstance(decision, Stop) or not running:
+                break
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: solvers.index(running[f])):
+                del running[fut]
+                if (cand := fut.result()) is not None:
+                    finished.append(cand)
+    finally:
+        for fut in running:  # stopped (or failed): cancel what still runs
+            fut.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    for fut in running:  # finished while the last decision was made: recorded, so kept
+        if not fut.cancelled() and fut.exception() is None and fut.result() is not None:
+            finished.append(fut.result())
+    order = {s.id: i for i, s in enumerate(specs)}
+    kept = sorted(finished, key=lambda c: order.get(c.id, len(order)))
+    return [*kept, *await asyncio.gather(*writers)]
 
 
 def _kept(traj: Trajectory | None) -> bool:

@@ -27,6 +27,8 @@ from agent.tools import ToolConfig, default_tools
 from envs.candidate import Candidate, ReproTest
 from envs.loader import drop_truncated_tail, load_json, load_records
 from envs.task import Task
+from quorum.allocating import PolicyAllocator
+from quorum.allocation import make_policy
 from quorum.report import write_reports
 from quorum.sandboxes import Backend, SandboxFactory, sandbox_factory
 from sandbox.errors import QuorumError
@@ -60,6 +62,9 @@ class SolveOptions(BaseModel):
     test_network: Literal["none", "bridge"] = Field(
         "none", description="network of the containers that only run tests (pool, matrix, "
         "regressions, grading); agents never have any. bridge: connected machines only")
+    allocation: Literal["fixed", "consensus", "adaptive"] = Field(
+        "fixed", description="how many of the N trajectories to spend (quorum.allocation): "
+        "fixed runs all N at once; the others start k (2) at a time and stop early")
 
 
 class SolveOutcome(BaseModel):
@@ -117,6 +122,12 @@ async def solve(
                 matrix = await _matrix(cands, test_sandbox, options)
                 return rank_by_pooled(_solvers(cands), matrix)
 
+            allocator = (
+                PolicyAllocator(make_policy(options.allocation), task.id, ledger, test_sandbox,
+                                test_timeout_s=options.test_timeout_s)
+                if options.allocation != "fixed"
+                else None
+            )  # fmt: skip
             say(f"running {options.rollout.n} trajectories x {options.rollout.rounds} round(s)")
             candidates = await run_rollouts(
                 task,
@@ -127,7 +138,10 @@ async def solve(
                 config=options.rollout,
                 rank_round=rank_round,
                 events=events,
+                allocator=allocator,
             )
+            if allocator is not None:
+                _write_json(run_dir / "allocation.json", allocator.record())
             say("validating the generated tests on the original code (twice: flaky ones out)")
             pool = await validate_pool(
                 _pool(candidates), test_sandbox, test_timeout_s=options.test_timeout_s

@@ -1,0 +1,201 @@
+"""The allocation policies: `fixed` (run N), `consensus` (stop once k candidates of one
+patch cluster pass every validated test and no other fix does), `adaptive` (spend where
+the expected gain per dollar is highest, stop where it is gone). Pure functions of an
+`AllocationState` (agent/allocation.py); clusters are normalised-patch keys
+(selection/normalize.py) until behaviour clusters exist. Every decision goes through
+`within_caps` and says why."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.allocation import (
+    AllocationPolicy,
+    AllocationState,
+    Decision,
+    FinishedCandidate,
+    Launch,
+    Stop,
+    Wait,
+    mean_cost,
+    within_caps,
+)
+from envs.candidate import Candidate
+from sandbox.errors import QuorumError
+from selection.matrix import PassMatrix
+from selection.normalize import normalised_id
+
+
+class UnknownPolicy(QuorumError):
+    """An allocation policy name Quorum does not know."""
+
+
+PolicyName = Literal["fixed", "consensus", "adaptive"]
+POLICIES: tuple[str, ...] = ("fixed", "consensus", "adaptive")
+
+
+def finished_from(cand: Candidate, matrix: PassMatrix | None,
+                  verifier: float | None = None) -> FinishedCandidate:  # fmt: skip
+    """A finished trajectory as a policy sees it: its patch cluster and its row of the
+    pass matrix over the validated tests (built so far)."""
+    valid = matrix.valid_tests() if matrix else []
+    return FinishedCandidate(
+        id=cand.id,
+        cluster=normalised_id(cand.patch) if cand.patch.strip() else "",
+        tests={t: matrix.passed(cand.id, t) for t in valid} if matrix else {},
+        verifier=verifier,
+        cost_usd=cand.cost_usd,
+        tokens=cand.tokens,
+    )
+
+
+def passes_all(cand: FinishedCandidate, tests: list[str]) -> bool:
+    """Passes every validated test known (a test not yet run on it counts as failed)."""
+    return bool(cand.cluster) and all(cand.tests.get(t, False) for t in tests)
+
+
+def plausible_clusters(state: AllocationState) -> dict[str, list[str]]:
+    """cluster -> ids of its candidates that pass every validated test, in finish order."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for cand in state.finished:
+        if passes_all(cand, state.valid_tests):
+            out[cand.cluster].append(cand.id)
+    return dict(out)
+
+
+def consensus_reason(state: AllocationState, k: int, min_tests: int) -> str | None:
+    """Why sampling may stop, or None: some cluster has k candidates passing all of at
+    least `min_tests` validated tests, and no candidate of another cluster passes them all
+    (a rival fix with the same evidence would contradict it)."""
+    tests = state.valid_tests
+    if len(tests) < min_tests:
+        return None
+    plausible = plausible_clusters(state)
+    agreed = [c for c, ids in plausible.items() if len(ids) >= k]
+    if len(agreed) != 1 or len(plausible) > 1:
+        return None
+    cluster = agreed[0]
+    return (f"stopped: {len(plausible[cluster])} candidates in cluster {cluster[:8]} pass "
+            f"all {len(tests)} validated tests; {saved(state)}")  # fmt: skip
+
+
+def saved(state: AllocationState) -> str:
+    """What stopping now saves: trajectories never started, and running ones cancelled."""
+    text = f"saved {state.max_n - len(state.finished)} of {state.max_n} trajectories"
+    return text + (f" ({state.running} cancelled while running)" if state.running else "")
+
+
+def _keep_running(state: AllocationState, parallel: int, why: str) -> Decision:
+    want = parallel - state.running
+    if want > 0 and state.launched < state.max_n:
+        return within_caps(Launch(k=want, reason=why), state)
+    if state.running:
+        return Wait(reason=f"{why}; {state.running} running")
+    return within_caps(Launch(k=1, reason=why), state)  # becomes a stop at N or the cap
+
+
+class FixedPolicy(BaseModel):
+    """Today's behaviour: N trajectories, all launched at once; never stops early."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["fixed"] = "fixed"
+
+    def decide(self, state: AllocationState) -> Decision:
+        left = state.max_n - state.launched
+        if left > 0:
+            return within_caps(Launch(k=left, reason=f"fixed: all {state.max_n}"), state)
+        if state.running:
+            return Wait(reason=f"fixed: {state.running} still running")
+        return Stop(reason=f"stopped: fixed N = {state.max_n} done")
+
+
+class ConsensusPolicy(BaseModel):
+    """`parallel` trajectories at a time (k by default: the fewest that can agree)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["consensus"] = "consensus"
+    k: int = Field(2, ge=1, description="candidates of one cluster that must agree")
+    min_tests: int = Field(1, ge=0, description="validated tests needed before stopping")
+    parallel: int | None = Field(None, ge=1, description="running at once (default: k)")
+
+    def decide(self, state: AllocationState) -> Decision:
+        reason = consensus_reason(state, self.k, self.min_tests)
+        if reason:
+            return Stop(reason=reason)
+        return _keep_running(state, self.parallel or self.k, "consensus: not yet")
+
+
+class AdaptivePolicy(BaseModel):
+    """Difficulty from early signals: the per-sample success rate is estimated from how
+    many finished candidates pass every validated test (a Beta prior, updated), and the
+    verifier where it scored. The value of one more trajectory is the chance it changes
+    the answer: a first plausible fix when there is none, a confirmation of a lone one, a
+    tie-breaker between rival ones; a settled instance (consensus) is worth nothing more.
+    Sampling continues while value / expected cost clears `min_gain_per_usd` (and value
+    clears `min_gain`); a bench gives the next trajectory to the open instance where
+    `gain_per_usd` is highest (`quorum.simulate` does this with a run-wide budget)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["adaptive"] = "adaptive"
+    k: int = Field(2, ge=1)
+    min_tests: int = Field(1, ge=0)
+    prior_a: float = Field(1.0, gt=0, description="Beta prior of the per-sample success")
+    prior_b: float = Field(2.0, gt=0)
+    min_gain: float = Field(0.1, ge=0, description="stop when one more is worth less")
+    min_gain_per_usd: float = Field(0.0, ge=0)
+    parallel: int | None = Field(None, ge=1)
+
+    def success_rate(self, state: AllocationState) -> float:
+        plausible = [c for c in state.finished if passes_all(c, state.valid_tests)]
+        weight = sum(c.verifier if c.verifier is not None else 1.0 for c in plausible)
+        n = len(state.finished)
+        return (self.prior_a + weight) / (self.prior_a + self.prior_b + n)
+
+    def gain(self, state: AllocationState) -> float:
+        if consensus_reason(state, self.k, self.min_tests):
+            return 0.0
+        left = state.max_n - len(state.finished)  # running ones finish unless cancelled
+        if left <= 0:
+            return 0.0
+        p = self.success_rate(state)
+        plausible = plausible_clusters(state)
+        if not plausible:
+            # a first plausible fix among what is left, worth it when tests can judge it
+            return 1.0 - (1.0 - p) ** left
+        biggest = max(len(ids) for ids in plausible.values())
+        if len(plausible) > 1:
+            return p * 0.5  # rival fixes: one more may break the tie
+        return p * (1.0 - biggest / (self.k + 1))  # one fix, not yet confirmed
+
+    def gain_per_usd(self, state: AllocationState) -> float:
+        each = mean_cost(state)
+        return self.gain(state) / each if each > 0 else float("inf")
+
+    def decide(self, state: AllocationState) -> Decision:
+        reason = consensus_reason(state, self.k, self.min_tests)
+        if reason:
+            return Stop(reason=reason)
+        if state.finished:
+            value = self.gain(state)
+            rate = self.gain_per_usd(state)
+            if value < self.min_gain or rate < self.min_gain_per_usd:
+                p = self.success_rate(state)
+                return Stop(reason=(
+                    f"stopped: one more trajectory is worth {value:.2f} (estimated success "
+                    f"rate {p:.2f} after {len(state.finished)}); {saved(state)}"))
+        return _keep_running(state, self.parallel or self.k, "adaptive: worth more")
+
+
+def make_policy(name: str, options: Mapping[str, object] | None = None) -> AllocationPolicy:
+    options = dict(options or {})
+    if name == "fixed":
+        return FixedPolicy(**options)
+    if name == "consensus":
+        return ConsensusPolicy(**options)
+    if name == "adaptive":
+        return AdaptivePolicy(**options)
+    raise UnknownPolicy(f"unknown allocation policy {name!r}", hint=f"one of {', '.join(POLICIES)}")
