@@ -20,9 +20,11 @@ from quorum.commands import (
     sandbox,
     select,
     show,
+    simulate,
     solve,
     verifier,
 )
+from quorum.commands.app import app_command
 from quorum.errors import EXIT_ERROR, command_flags, is_help_request, print_error
 from sandbox.errors import QuorumError
 
@@ -75,6 +77,8 @@ app.command("select")(select.select_command)
 app.command("demo")(demo.demo_command)
 app.command("report")(report.report_command)
 app.command("show")(show.show_command)
+app.command("app")(app_command)
+app.command("simulate")(simulate.simulate_command)
 app.add_typer(env.app, name="env")
 app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")

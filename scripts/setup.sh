@@ -39,7 +39,7 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
     # `swebench` (environment specs, log parsers), `gpu` (torch==2.13.0, the CPU wheel on
     # this machine's disk, and transformers) and `ray` (the bench's Ray executor, tested on
     # a local cluster) are there so their tests run rather than skip.
-    .venv/bin/python -m pip install --quiet -e '.[dev,embedded,swebench,gpu,ray]'
+    .venv/bin/python -m pip install --quiet -e '.[dev,embedded,swebench,gpu,ray,app]'
     touch "$stamp"
 else
     say ".venv is up to date"
@@ -47,6 +47,13 @@ fi
 
 if ((venv_only)); then
     exit 0
+fi
+
+# --- GitHub's API descriptions (the GitHub stand-in checks every request against them) ----
+if [[ ! -d tests/node_modules/@octokit/openapi ]]; then
+    command -v npm >/dev/null || die "npm not found; install Node.js 18+ (apt-get install npm)"
+    say "installing GitHub's OpenAPI and webhook descriptions into tests/node_modules"
+    npm ci --prefix tests --no-audit --no-fund --silent
 fi
 
 # --- Docker engine and debootstrap ------------------------------------------------------

@@ -1,7 +1,8 @@
 """A Task from a GitHub issue URL: the issue through the REST API, the repository cloned.
 
 GitHub Enterprise works the same way: its issue URLs have another host and its API lives at
-`https://HOST/api/v3` unless `api_base` says otherwise. The token is sent, never logged."""
+`https://HOST/api/v3` unless `api_base` says otherwise. The token is sent, never logged.
+The API is read through githubkit (envs/sources/github_client.py), the App's client too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from githubkit.exception import RequestError, RequestFailed
 from pydantic import BaseModel, ConfigDict
 
 from envs import repos
@@ -23,11 +25,15 @@ from envs.errors import (
     NotAnIssue,
     RateLimited,
 )
+from envs.sources.github_client import API_VERSION, github_client
 from envs.task import Task
 
 GITHUB_HOST = "github.com"
 GITHUB_API = "https://api.github.com"
 TIMEOUT_S = 30.0
+PER_PAGE = 100
+MAX_COMMENT_PAGES = 5
+COMMENTS_CHARS = 20_000
 
 
 class IssueRef(BaseModel):
@@ -53,6 +59,13 @@ class IssueRef(BaseModel):
         return f"https://{self.host}/{self.repo}.git"
 
 
+class IssueComment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    author: str
+    body: str
+
+
 class Issue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -60,10 +73,22 @@ class Issue(BaseModel):
     title: str
     body: str
     html_url: str
+    comments: list[IssueComment] = []
 
     @property
     def text(self) -> str:
-        return f"{self.title.strip()}\n\n{self.body.strip()}".strip() + "\n"
+        """Title, body, then the comments in order (they often hold the reproduction), the
+        comments bounded to COMMENTS_CHARS so a long thread cannot crowd out the issue."""
+        text = f"{self.title.strip()}\n\n{self.body.strip()}".strip() + "\n"
+        budget = COMMENTS_CHARS
+        for i, comment in enumerate(self.comments):
+            part = f"\n---\nComment by {comment.author}:\n{comment.body.strip()}\n"
+            if len(part) > budget:
+                left = len(self.comments) - i
+                text += f"\n---\n[{left} more comment{'s' * (left > 1)} not shown]\n"
+                break
+            text, budget = text + part, budget - len(part)
+        return text
 
 
 def parse_issue_url(url: str) -> IssueRef:
@@ -85,29 +110,43 @@ def parse_issue_url(url: str) -> IssueRef:
 
 def fetch_issue(ref: IssueRef, *, token: str | None = None, api_base: str | None = None,
                 timeout: float = TIMEOUT_S, transport: httpx.BaseTransport | None = None) -> Issue:
+    """The issue and its comments through the REST API (githubkit)."""
     base = (api_base or ref.default_api_base()).rstrip("/")
+    gh = github_client(base, token, timeout=timeout, transport=transport)
+    rest = gh.rest(API_VERSION)  # holds `gh` weakly: `gh` must live as long
     url = f"{base}/repos/{ref.owner}/{ref.name}/issues/{ref.number}"
-    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
-               "User-Agent": "quorum"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        with httpx.Client(timeout=timeout, transport=transport, follow_redirects=True) as client:
-            resp = client.get(url, headers=headers)
-    except httpx.HTTPError as exc:  # names the URL, never the headers
-        raise IssueUnreachable(f"cannot reach the GitHub API at {url}: {exc}",
-                               hint="check the network, or the API base for GitHub "
-                               "Enterprise") from exc
-    _raise_for_status(resp, ref, url, authenticated=bool(token))
-    try:
-        data: dict[str, Any] = resp.json()
-    except ValueError as exc:
-        raise IssueFetchError(f"the API at {url} did not answer JSON") from exc
+    data = _get(url, ref, bool(token), rest.issues.get, ref.owner, ref.name, ref.number)
     if data.get("pull_request"):
         raise NotAnIssue(f"{ref.url} is a pull request, not an issue",
                          hint="give the URL of the issue the pull request addresses")
+    comments: list[IssueComment] = []
+    for page in range(1, MAX_COMMENT_PAGES + 1):
+        batch = _get(f"{url}/comments", ref, bool(token), rest.issues.list_comments,
+                     ref.owner, ref.name, ref.number, per_page=PER_PAGE, page=page)
+        comments += [IssueComment(author=(c.get("user") or {}).get("login") or "ghost",
+                                  body=c.get("body") or "") for c in batch]
+        if len(batch) < PER_PAGE:
+            break
     return Issue(ref=ref, title=data.get("title") or "", body=data.get("body") or "",
-                 html_url=data.get("html_url") or ref.url)
+                 html_url=data.get("html_url") or ref.url, comments=comments)
+
+
+def _get(url: str, ref: IssueRef, authenticated: bool, call: Any, *args: Any,
+         **kwargs: Any) -> Any:
+    """One GET through githubkit, its JSON; the errors name `url`, never the headers."""
+    try:
+        resp = call(*args, **kwargs)
+    except RequestFailed as exc:
+        _raise_for_status(exc.response.raw_response, ref, url, authenticated=authenticated)
+        raise  # _raise_for_status raises for every error status
+    except RequestError as exc:
+        raise IssueUnreachable(f"cannot reach the GitHub API at {url}: {exc.exc}",
+                               hint="check the network, or the API base for GitHub "
+                               "Enterprise") from exc
+    try:
+        return resp.raw_response.json()
+    except ValueError as exc:
+        raise IssueFetchError(f"the API at {url} did not answer JSON") from exc
 
 
 def _raise_for_status(resp: httpx.Response, ref: IssueRef, url: str, *,

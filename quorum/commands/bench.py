@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
 from envs.instances import read_instances, select
+from quorum import logs
 from quorum.bench import BenchOptions, InstanceRecord, run_bench
 from quorum.commands import solve_options as so
 from quorum.errors import command_flags, fail
@@ -67,6 +67,7 @@ def bench_command(
     concurrency: so.Concurrency = so.DEFAULTS["concurrency"],
     max_steps: so.MaxSteps = so.DEFAULTS["max_steps"],
     test_network: so.TestNetwork = so.DEFAULTS["test_network"],
+    allocation: so.Allocation = so.DEFAULTS["allocation"],
     executor: Annotated[
         ExecutorChoice,
         typer.Option(
@@ -87,6 +88,7 @@ def bench_command(
         typer.Option(help="Leave out invalid lines of the dataset, naming each, instead of "
                      "stopping."),
     ] = False,
+    log_json: so.LogJson = False,
 ) -> None:
     """Solve each instance with `quorum solve`'s pipeline, append to preds.jsonl as they
     finish, and report resolve rate, coverage, pass@k, selection accuracy and cost.
@@ -94,7 +96,7 @@ def bench_command(
     every node needs Quorum installed, the run folder at the same path, and the API keys
     exported where `ray start` ran."""
     shared = so.shared_values(locals())
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = logs.setup(log_json)  # JSON lines with --log-json, progress included
     flags = command_flags(ctx.command)
     try:
         so.check_choices(shared)
@@ -132,10 +134,12 @@ def bench_command(
             so_far = f", resolved so far {graded}" if grade else ""
             console.print(
                 f"[{len(done)}/{len(instances)}] {rec.instance_id}: {rec.status}"
-                f"{verdict}{so_far}, spend ${spend:.4f}, {rate:.1f}/h"
+                f"{verdict}{so_far}, spend ${spend:.4f}, {rate:.1f}/h", markup=False
             )
+            bar(len(done))
 
         with (
+            logs.progress_bar(console, len(instances), "instances") as bar,
             endpoints_for(
                 names, os.environ, models_file=models_file, cache_dir=cache_dir(os.environ)
             ) as endpoints,

@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
+from quorum import logs
 from quorum.commands import solve_options as so
 from quorum.errors import command_flags, fail, format_error, print_error
 from quorum.live import SolveView
@@ -60,6 +60,7 @@ def solve_command(
     concurrency: so.Concurrency = so.DEFAULTS["concurrency"],
     max_steps: so.MaxSteps = so.DEFAULTS["max_steps"],
     test_network: so.TestNetwork = so.DEFAULTS["test_network"],
+    allocation: so.Allocation = so.DEFAULTS["allocation"],
     out: Annotated[
         Path | None,
         typer.Option(help="Run directory (default runs/<task>-<time>); an existing one resumes."),
@@ -74,12 +75,13 @@ def solve_command(
     repo_mirror: Annotated[
         Path | None, typer.Option(help="Directory of bare clones (owner+name) to clone from.")
     ] = None,
+    log_json: so.LogJson = False,
 ) -> None:
     """Solve an issue: N trajectories edit the repository in sandboxes and write tests,
     every patch runs every test, and the best-supported patch is printed — or Quorum
     abstains. Exit code 0 with a patch, 2 when abstaining, 1 on error."""
     shared = so.shared_values(locals())
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = logs.setup(log_json)  # JSON lines with --log-json, progress included
     flags = command_flags(ctx.command)
     if sandbox not in ("docker", "local"):
         raise fail(QuorumError(f"--sandbox must be docker or local, not {sandbox!r}"), console)

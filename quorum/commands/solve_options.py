@@ -79,6 +79,18 @@ TestNetwork = Annotated[
         "grading): none, or bridge as the official harness has (connected machines only)."
     ),
 ]
+Allocation = Annotated[
+    str,
+    typer.Option(help="How many of the N trajectories to spend: fixed (all N at once), "
+                 "consensus (2 at a time; stop once 2 agree on a fix passing every validated "
+                 "test), adaptive (also stop where one more is worth little)."),
+]  # fmt: skip
+# Not a SolveOptions field (so not in SHARED): solve, bench, eval and select each take it.
+LogJson = Annotated[
+    bool,
+    typer.Option("--log-json", help="Logs and progress on stderr as JSON lines, one object "
+                 "a line (ts, level, logger, message, fields); secrets redacted."),
+]  # fmt: skip
 
 
 def build_solve_options(
@@ -99,6 +111,7 @@ def build_solve_options(
     concurrency: int = 4,
     max_steps: int = 30,
     test_network: str = "none",
+    allocation: str = "fixed",
     **fixed: Any,
 ) -> SolveOptions:
     """The shared options' values as SolveOptions; `fixed` are the command's own fields of
@@ -117,6 +130,7 @@ def build_solve_options(
         selection_agent=selection_agent,
         selection=SelectConfig(method=select_method, threshold=abstain_below),  # type: ignore[arg-type]
         test_network=test_network,  # type: ignore[arg-type]
+        allocation=allocation,  # type: ignore[arg-type]
         **fixed,
     )  # fmt: skip
 

@@ -65,6 +65,7 @@ def test_task_from_issue_clones_the_repository(api, bare_origin, tmp_path: Path)
     assert seen.path == "/repos/acme/widgets/issues/7"
     assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
     assert seen.headers["Accept"] == "application/vnd.github+json"
+    assert seen.headers["X-GitHub-Api-Version"] == "2022-11-28"  # GHES answers it too
 
 
 def test_second_run_refreshes_the_cached_clone(api, bare_origin, tmp_path: Path):
@@ -151,3 +152,30 @@ def test_clone_failure_is_clear(api, tmp_path: Path):
         task_from_github(URL, workdir=tmp_path / "cache", api_base=api.base_url,
                          clone_url=str(tmp_path / "no-such.git"))
     assert not (tmp_path / "cache" / "acme+widgets").exists()
+
+
+def test_comments_join_the_problem_statement_in_order(api):
+    api.issue("acme", "widgets", 7, title="f() returns 1", body="It should return 2.")
+    api.add_comment("acme/widgets", 7, "Repro: `python -c 'import lib; print(lib.f())'`",
+                    author="alice")
+    api.add_comment("acme/widgets", 7, "Same on 3.12.", author="bob")
+    issue = fetch_issue(parse_issue_url(URL), api_base=api.base_url)
+    assert [(c.author, c.body) for c in issue.comments] == [
+        ("alice", "Repro: `python -c 'import lib; print(lib.f())'`"), ("bob", "Same on 3.12.")]
+    assert issue.text == ("f() returns 1\n\nIt should return 2.\n"
+                          "\n---\nComment by alice:\nRepro: `python -c 'import lib; "
+                          "print(lib.f())'`\n"
+                          "\n---\nComment by bob:\nSame on 3.12.\n")
+    assert api.violations == []
+
+
+def test_a_long_thread_is_read_across_pages_and_bounded(api):
+    api.issue("acme", "widgets", 7, title="t", body="b")
+    for i in range(150):
+        api.add_comment("acme/widgets", 7, f"comment {i} " + "x" * 200, author=f"u{i}")
+    issue = fetch_issue(parse_issue_url(URL), api_base=api.base_url)
+    assert len(issue.comments) == 150  # two pages of 100
+    text = issue.text
+    assert "Comment by u0:" in text and "Comment by u149:" not in text
+    assert text.rstrip().endswith("more comments not shown]")
+    assert len(text) < 21_000
