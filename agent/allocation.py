@@ -27,6 +27,8 @@ class FinishedCandidate(BaseModel):
     cluster: str = Field("", description="normalised-patch key; '' = no code change")
     tests: dict[str, bool] = Field(
         default_factory=dict, description="validated test id -> passed with this patch")
+    wrote: list[str] = Field(
+        default_factory=list, description="the validated tests this trajectory wrote")
     verifier: float | None = Field(None, ge=0, le=1, description="P(YES), when scored")
     cost_usd: float = Field(0.0, ge=0)
     tokens: int = Field(0, ge=0)

@@ -29,10 +29,9 @@ from envs.candidate import Candidate
 from envs.gitcmd import git
 from envs.task import Task
 from sandbox.errors import EngineUnavailable, QuorumError
-from sandbox.protocol import Sandbox
+from sandbox.protocol import Sandbox, SandboxFactory
 from sandbox.starting import StartingSandbox
 
-SandboxFactory = Callable[[], Sandbox]
 # Picks the candidates a later round is shown, given the last round's candidates.
 RoundRanker = Callable[[list[Candidate]], Awaitable[list[Candidate]]]
 

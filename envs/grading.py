@@ -9,7 +9,6 @@ log counts as failed, a skipped one as neither)."""
 
 from __future__ import annotations
 
-import re
 import shlex
 import time
 import uuid
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.instances import Instance
 from envs.log_parsers import parse_log
+from envs.patch import changed_files
 from envs.specs import ACTIVATE, EnvSpec
 from sandbox.errors import SandboxError
 from sandbox.protocol import Sandbox
@@ -65,7 +65,7 @@ class GradeResult(BaseModel):
 
 
 def changed_paths(diff: str) -> list[str]:
-    return re.findall(r"^diff --git a/.* b/(.*)$", diff, flags=re.M)
+    return changed_files(diff)
 
 
 def run_targets(instance: Instance, spec: EnvSpec) -> list[str]:

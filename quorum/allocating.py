@@ -7,13 +7,18 @@ and asks the policy. Every decision is recorded for allocation.json and the repo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.allocation import AllocationPolicy, AllocationState, Decision
 from agent.llm import Ledger
 from envs.candidate import Candidate, ReproTest
+from envs.loader import load_json
 from quorum.allocation import finished_from
-from quorum.sandboxes import SandboxFactory
+from quorum.report.allocation import build_allocation, rounds_of
+from sandbox.protocol import SandboxFactory
 from selection.matrix import ORIGINAL, Cell, PassMatrix, build_matrix
 
 
@@ -73,3 +78,45 @@ class PolicyAllocator:
         last = self.decisions[-1]["decision"] if self.decisions else None
         stopped = last["reason"] if last and last["kind"] == "stop" else ""
         return {"policy": self.policy.name, "stopped": stopped, "decisions": self.decisions}
+
+
+class AllocationOutcome(BaseModel):
+    """Why an instance's sampling stopped and what that saved, from its allocation.json
+    (absent for `fixed`, which writes none). Trajectory counts are summed over rounds;
+    `saved` = `never_started` + `cancelled`, as the policy's reason counts them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str
+    stopped: str = Field("", description="the policy's reason; '' when it ran to N")
+    max_n: int = Field(ge=0, description="trajectories it could have run (N x rounds)")
+    launched: int = Field(ge=0)
+    finished: int = Field(ge=0, description="finished when sampling stopped")
+    cancelled: int = Field(ge=0, description="running when it stopped: cancelled")
+    never_started: int = Field(ge=0)
+    saved: int = Field(ge=0)
+    saved_usd_estimate: float | None = Field(
+        None, description="saved x the mean cost of the trajectories that finished"
+    )
+
+
+def read_allocation(run_dir: Path, n: int, trajectory_usd: Sequence[float] = ()
+                    ) -> AllocationOutcome | None:  # fmt: skip
+    """`n`: solver trajectories a round; `trajectory_usd`: the finished ones' costs. The
+    counting is the run report's (quorum/report/allocation.py), so both say the same."""
+    path = run_dir / "allocation.json"
+    if not path.is_file():
+        return None
+    raw = load_json(path, what="allocation record")
+    view = build_allocation(raw, {"rollout": {"n": n, "rounds": 1}}, [])
+    if view is None:
+        return None
+    never = view.not_started or 0
+    finished = sum(r[-1].finished or 0 for r in rounds_of(view.decisions))
+    each = sum(trajectory_usd) / len(trajectory_usd) if trajectory_usd else None
+    return AllocationOutcome(
+        policy=view.policy, stopped=str(raw.get("stopped", "")), max_n=view.planned or 0,
+        launched=view.launched, finished=finished, cancelled=view.cancelled,
+        never_started=never, saved=never + view.cancelled,
+        saved_usd_estimate=round(each * (never + view.cancelled), 9) if each is not None else None,
+    )  # fmt: skip

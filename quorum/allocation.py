@@ -47,6 +47,7 @@ def finished_from(cand: Candidate, matrix: PassMatrix | None,
         id=cand.id,
         cluster=normalised_id(cand.patch) if cand.patch.strip() else "",
         tests={t: matrix.passed(cand.id, t) for t in valid} if matrix else {},
+        wrote=[cand.test.id] if cand.test is not None and cand.test.id in valid else [],
         verifier=verifier,
         cost_usd=cand.cost_usd,
         tokens=cand.tokens,
@@ -67,10 +68,14 @@ def plausible_clusters(state: AllocationState) -> dict[str, list[str]]:
     return dict(out)
 
 
-def consensus_reason(state: AllocationState, k: int, min_tests: int) -> str | None:
+def consensus_reason(state: AllocationState, k: int, min_tests: int,
+                     independent: int = 0) -> str | None:  # fmt: skip
     """Why sampling may stop, or None: some cluster has k candidates passing all of at
     least `min_tests` validated tests, and no candidate of another cluster passes them all
-    (a rival fix with the same evidence would contradict it)."""
+    (a rival fix with the same evidence would contradict it). With `independent`, at least
+    that many of those tests were written outside the cluster (given, or by another
+    cluster's trajectory): a patch passing only the tests its own cluster wrote has not
+    been checked by anyone else."""
     tests = state.valid_tests
     if len(tests) < min_tests:
         return None
@@ -79,8 +84,13 @@ def consensus_reason(state: AllocationState, k: int, min_tests: int) -> str | No
     if len(agreed) != 1 or len(plausible) > 1:
         return None
     cluster = agreed[0]
+    own = {t for c in state.finished if c.cluster == cluster for t in c.wrote}
+    others = sum(t not in own for t in tests)
+    if others < independent:
+        return None
+    extra = f" ({others} written outside it)" if independent else ""
     return (f"stopped: {len(plausible[cluster])} candidates in cluster {cluster[:8]} pass "
-            f"all {len(tests)} validated tests; {saved(state)}")  # fmt: skip
+            f"all {len(tests)} validated tests{extra}; {saved(state)}")  # fmt: skip
 
 
 def saved(state: AllocationState) -> str:
@@ -120,10 +130,12 @@ class ConsensusPolicy(BaseModel):
     name: Literal["consensus"] = "consensus"
     k: int = Field(2, ge=1, description="candidates of one cluster that must agree")
     min_tests: int = Field(1, ge=0, description="validated tests needed before stopping")
+    independent_tests: int = Field(
+        0, ge=0, description="of them, written outside the agreeing cluster")
     parallel: int | None = Field(None, ge=1, description="running at once (default: k)")
 
     def decide(self, state: AllocationState) -> Decision:
-        reason = consensus_reason(state, self.k, self.min_tests)
+        reason = consensus_reason(state, self.k, self.min_tests, self.independent_tests)
         if reason:
             return Stop(reason=reason)
         return _keep_running(state, self.parallel or self.k, "consensus: not yet")
@@ -143,6 +155,7 @@ class AdaptivePolicy(BaseModel):
     name: Literal["adaptive"] = "adaptive"
     k: int = Field(2, ge=1)
     min_tests: int = Field(1, ge=0)
+    independent_tests: int = Field(0, ge=0)
     prior_a: float = Field(1.0, gt=0, description="Beta prior of the per-sample success")
     prior_b: float = Field(2.0, gt=0)
     min_gain: float = Field(0.1, ge=0, description="stop when one more is worth less")
@@ -156,7 +169,7 @@ class AdaptivePolicy(BaseModel):
         return (self.prior_a + weight) / (self.prior_a + self.prior_b + n)
 
     def gain(self, state: AllocationState) -> float:
-        if consensus_reason(state, self.k, self.min_tests):
+        if consensus_reason(state, self.k, self.min_tests, self.independent_tests):
             return 0.0
         left = state.max_n - len(state.finished)  # running ones finish unless cancelled
         if left <= 0:
@@ -176,7 +189,7 @@ class AdaptivePolicy(BaseModel):
         return self.gain(state) / each if each > 0 else float("inf")
 
     def decide(self, state: AllocationState) -> Decision:
-        reason = consensus_reason(state, self.k, self.min_tests)
+        reason = consensus_reason(state, self.k, self.min_tests, self.independent_tests)
         if reason:
             return Stop(reason=reason)
         if state.finished:

@@ -34,7 +34,10 @@ from envs.environment import EnvironmentBuilder
 from envs.instances import Instance
 from envs.loader import Loaded, drop_truncated_tail, load_json, load_records
 from envs.patch import split_by_file
+from quorum.allocating import AllocationOutcome, read_allocation
+from quorum.bench_budget import RunBudget, journal_usd, run_admitted
 from quorum.evaluate import EvalOptions, grade_instance
+from quorum.outcomes import bench_outcomes, write_table
 from quorum.solve import SolveOptions, solve
 from sandbox.errors import EngineUnavailable, QuorumError
 from sandbox.provider import DockerProvider
@@ -56,6 +59,12 @@ class BenchOptions(BaseModel):
     ray_address: str | None = Field(
         None, description="Ray cluster to join; None starts (or attaches to) a local Ray"
     )
+    budget_usd_total: float | None = Field(
+        None,
+        ge=0,
+        description="run-wide cap the driver shares over the instances as they "
+        "start (quorum/bench_budget.py); solve.budget_usd stays the per-instance cap",
+    )
 
 
 class InstanceRecord(BaseModel):
@@ -76,6 +85,11 @@ class InstanceRecord(BaseModel):
     options: dict = Field(
         default_factory=dict,
         description="what it ran with: the models, the verifier model and SolveOptions",
+    )
+    allocation: AllocationOutcome | None = Field(
+        None,
+        description="why sampling stopped, what it saved; None for fixed (and records "
+        "written before allocation existed)",
     )
 
 
@@ -136,11 +150,24 @@ Done = Callable[[InstanceRecord], None]
 
 class Executor(Protocol):
     """Runs instances somewhere and hands each finished record to `done`, on the driver's
-    event loop; it never writes the run's files itself."""
+    event loop; it never writes the run's files itself. Each instance starts only once
+    `budget` admits it, with the cap it gives (the run-wide budget is the driver's)."""
 
     async def run(
-        self, todo: Sequence[Instance], endpoints: Sequence[Endpoint], done: Done
+        self,
+        todo: Sequence[Instance],
+        endpoints: Sequence[Endpoint],
+        done: Done,
+        budget: RunBudget | None = None,
     ) -> None: ...
+
+
+def capped(options: BenchOptions, cap: float | None) -> BenchOptions:
+    """The options one instance runs with: its cap from the run-wide budget."""
+    if cap is None or cap == options.solve.budget_usd:
+        return options
+    solve = options.solve.model_copy(update={"budget_usd": cap})
+    return options.model_copy(update={"solve": solve})
 
 
 async def run_bench(
@@ -152,10 +179,12 @@ async def run_bench(
     provider: DockerProvider | None = None,
     progress: Callable[[str], None] | None = None,
     verifier: Endpoint | None = None,
+    executor: Executor | None = None,
 ) -> dict:
     """`provider` (the local executor's Docker engine) defaults to this host's; `progress`
     hears what resume left out of bench.jsonl (a line cut short by a crash); `verifier`
-    scores every instance's patches execution-free, as in `quorum solve`."""
+    scores every instance's patches execution-free, as in `quorum solve`; `executor`
+    defaults to the one `options.executor` names."""
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
     records, notes = resume_records(out)
@@ -165,16 +194,27 @@ async def run_bench(
     sink = _Sink(out, options.model_name)
     sink.rewrite_preds(records)
     todo = [i for i in instances if i.instance_id not in records]
+    budget = RunBudget.from_disk(
+        options.budget_usd_total, options.solve.budget_usd, out,
+        {i: rec.cost_usd for i, rec in records.items()}, [i.instance_id for i in todo],
+    )  # fmt: skip
 
     def finish(rec: InstanceRecord) -> None:
         sink.add(rec)
         records[rec.instance_id] = rec
+        spent = journal_usd(out / "runs" / rec.instance_id)  # an error record says 0
+        budget.finished(rec.instance_id, max(rec.cost_usd, spent))
         if on_done:
             on_done(rec, records)
 
-    await _executor(options, provider, verifier).run(todo, endpoints, finish)
+    try:
+        runner = executor or _executor(options, provider, verifier)
+        await runner.run(todo, endpoints, finish, budget)
+    finally:  # an interrupted bench leaves the table of what it finished too
+        await asyncio.to_thread(write_outcomes, out, progress)
     done = {i.instance_id: records[i.instance_id] for i in instances if i.instance_id in records}
     report = summarize(list(done.values()), total=len(instances))
+    report.update(budget.summary())
     report["instance_options"] = {i: rec.options for i, rec in done.items()}
     (out / "bench_report.json").write_text(json.dumps(report, indent=2))
     # Here, not at the top: the report reads this module, and matplotlib loads only now.
@@ -182,6 +222,19 @@ async def run_bench(
 
     await asyncio.to_thread(write_bench_report, out)  # never raises: the records are kept
     return report
+
+
+def write_outcomes(out: Path, progress: Callable[[str], None] | None = None) -> Path:
+    """outcomes.jsonl: every finished instance's candidates as `quorum simulate` replays
+    them (quorum/outcomes.py), rewritten whole each time; an instance it cannot read is
+    named and left out, never a reason to fail the bench."""
+    table, notes = bench_outcomes(out)
+    for note in notes:
+        if progress:
+            progress(f"outcomes.jsonl: {note}")
+    path = out / "outcomes.jsonl"
+    write_table(table, path)
+    return path
 
 
 def _executor(
@@ -211,19 +264,24 @@ class LocalExecutor:
         self.options, self.provider, self.verifier = options, provider, verifier
 
     async def run(
-        self, todo: Sequence[Instance], endpoints: Sequence[Endpoint], done: Done
+        self,
+        todo: Sequence[Instance],
+        endpoints: Sequence[Endpoint],
+        done: Done,
+        budget: RunBudget | None = None,
     ) -> None:
+        if not todo:
+            return
+        budget = budget or RunBudget(None, self.options.solve.budget_usd)
         provider = self.provider or DockerProvider.connect(run_id=bench_run_id(self.options))
         builder = instance_builder(provider, self.options)
-        gate = asyncio.Semaphore(self.options.workers)
 
-        async def one(inst: Instance) -> None:
-            async with gate:
-                done(await solve_and_grade(inst, endpoints, self.options, builder,
-                                           verifier=self.verifier))  # fmt: skip
+        async def one(inst: Instance, cap: float | None) -> None:
+            done(await solve_and_grade(inst, endpoints, capped(self.options, cap), builder,
+                                       verifier=self.verifier))  # fmt: skip
 
         try:
-            await asyncio.gather(*(one(i) for i in todo))
+            await run_admitted(todo, self.options.workers, budget, one)
         finally:
             provider.close_all()
 
@@ -288,6 +346,7 @@ async def _solve_one(
         )
     solvers = [c for c in outcome.candidates if c.solver != "test_writer"]
     _save_candidate_patches(run_dir, solvers)
+    allocation = read_allocation(run_dir, options.solve.rollout.n, [c.cost_usd for c in solvers])
     return InstanceRecord(
         instance_id=inst.instance_id,
         status="abstained" if outcome.selection.abstained else "patch",
@@ -297,6 +356,7 @@ async def _solve_one(
         wall_s=round(time.monotonic() - started, 1),
         candidates=len(solvers),
         options=ran_with,
+        allocation=allocation,
     )
 
 

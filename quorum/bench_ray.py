@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -25,9 +25,11 @@ from quorum.bench import (
     Done,
     InstanceRecord,
     bench_run_id,
+    capped,
     instance_builder,
     solve_and_grade,
 )
+from quorum.bench_budget import RunBudget, run_admitted
 from sandbox.errors import QuorumError
 from sandbox.provider import DockerProvider
 
@@ -52,43 +54,47 @@ class RayTaskFailed(QuorumError):
 
 
 class RayExecutor:
-    """At most `workers` instances in flight across the cluster."""
+    """At most `workers` instances in flight across the cluster. The driver caps each
+    instance (the run-wide budget) before submitting its task, so the task carries its cap.
+    `solve_fn` is the task's function: `solve_on_node`, or a stand-in of its signature."""
 
-    def __init__(self, options: BenchOptions) -> None:
+    def __init__(self, options: BenchOptions,
+                 solve_fn: Callable[[Instance, list[ModelConfig], BenchOptions],
+                                    InstanceRecord] | None = None) -> None:  # fmt: skip
         # A worker starts in its own folder: every path it gets must be absolute.
         self.options = options.model_copy(update={
             "out": options.out.resolve(),
             "mirror_dir": options.mirror_dir.resolve() if options.mirror_dir else None,
         })  # fmt: skip
+        self.solve_fn = solve_fn or solve_on_node
 
     async def run(
-        self, todo: Sequence[Instance], endpoints: Sequence[Endpoint], done: Done
+        self,
+        todo: Sequence[Instance],
+        endpoints: Sequence[Endpoint],
+        done: Done,
+        budget: RunBudget | None = None,
     ) -> None:
         if not todo:
             return
+        budget = budget or RunBudget(None, self.options.solve.budget_usd)
         ray, owned = connect_ray(self.options.ray_address)
-        task = ray.remote(solve_on_node).options(
+        task = ray.remote(self.solve_fn).options(
             num_cpus=CPUS_PER_INSTANCE, scheduling_strategy="SPREAD"
         )
         models = portable_models(endpoints)
-        gate = asyncio.Semaphore(self.options.workers)
         in_flight: set = set()
 
-        async def one(inst: Instance) -> None:
-            async with gate:
-                ref = task.remote(inst, models, self.options)
-                in_flight.add(ref)  # left there by a failure or Ctrl-C, to be cancelled
-                rec = await _result(ray, ref, inst)
-                in_flight.discard(ref)
-                done(rec)
+        async def one(inst: Instance, cap: float | None) -> None:
+            ref = task.remote(inst, models, capped(self.options, cap))
+            in_flight.add(ref)  # left there by a failure or Ctrl-C, to be cancelled
+            rec = await _result(ray, ref, inst)
+            in_flight.discard(ref)
+            done(rec)
 
-        runs = [asyncio.ensure_future(one(i)) for i in todo]
         try:
-            await asyncio.gather(*runs)
+            await run_admitted(todo, self.options.workers, budget, one)
         finally:
-            for run in runs:  # a failure or Ctrl-C stops the others too
-                run.cancel()
-            await asyncio.gather(*runs, return_exceptions=True)
             _cancel(ray, list(in_flight))
             if owned:
                 ray.shutdown()

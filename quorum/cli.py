@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 import typer
 from pydantic import ValidationError
 from typer.core import TyperGroup
@@ -28,34 +29,52 @@ from quorum.commands.app import app_command
 from quorum.errors import EXIT_ERROR, command_flags, is_help_request, print_error
 from sandbox.errors import QuorumError
 
+LOG_JSON = "quorum.log_json"  # ctx.meta: the command line asked for JSON lines
+
+
+def _wants_json(args: list[str]) -> bool:
+    """`--log-json` among the options: the errors below, raised before (or outside) the
+    command that reads it, must be JSON lines too."""
+    return "--log-json" in (args[: args.index("--")] if "--" in args else args)
+
 
 class QuorumGroup(TyperGroup):
     """Every error of every command leaves through `quorum.errors`: a usage error (click's),
-    an option value a pydantic model refused, or a QuorumError no command caught, as one
-    `error: ...` line (and its hint) on stderr, exit code 1."""
+    an option value a pydantic model refused, a QuorumError no command caught, or any
+    other exception (a bug), as one `error: ...` line (and its hint) on stderr, exit code
+    1; as JSON lines when the command line holds `--log-json`."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
                      **extra: Any) -> Any:  # fmt: skip
+        json_lines = _wants_json(args)
         try:
-            return super().make_context(info_name, args, parent=parent, **extra)
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
         except typer.TyperException as exc:  # `quorum --bogus`
             if is_help_request(exc):
                 raise
-            print_error(exc)
+            print_error(exc, json_lines=json_lines)
             raise typer.Exit(EXIT_ERROR) from exc
+        ctx.meta[LOG_JSON] = json_lines
+        return ctx
 
     def invoke(self, ctx: typer.Context) -> Any:
+        json_lines = bool(ctx.meta.get(LOG_JSON))
         try:
             return super().invoke(ctx)
         except typer.TyperException as exc:  # click's: usage errors, refused values
             if is_help_request(exc):
                 raise  # `quorum images`: the group's help, as asked for
-            print_error(exc)
+            print_error(exc, json_lines=json_lines)
             raise typer.Exit(EXIT_ERROR) from exc
         except (QuorumError, ValidationError) as exc:
             name = ctx.invoked_subcommand
             command = self.get_command(ctx, name) if name else None
-            print_error(exc, options=command_flags(command))
+            print_error(exc, options=command_flags(command), json_lines=json_lines)
+            raise typer.Exit(EXIT_ERROR) from exc
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # how a command ends on purpose (typer.Exit), or Ctrl-C at a prompt
+        except Exception as exc:  # a bug: still one line, its traceback in the JSON record
+            print_error(exc, json_lines=json_lines, unexpected=True)
             raise typer.Exit(EXIT_ERROR) from exc
 
 

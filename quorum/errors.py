@@ -12,6 +12,7 @@ The CLI prints `error: TEXT` on stderr and exits 1 for every error, usage errors
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from envs.loader import describe
+from quorum import logs
 from sandbox.errors import QuorumError
 
 EXIT_ERROR = 1
@@ -52,13 +54,33 @@ def is_help_request(exc: BaseException) -> bool:
     return any(cls.__name__ == "NoArgsIsHelpError" for cls in type(exc).__mro__)
 
 
+UNEXPECTED_HINT = "an unexpected error: a Quorum bug; please report it with the command line"
+
+
 def print_error(
-    exc: BaseException, console: Console | None = None, options: Mapping[str, str] | None = None
+    exc: BaseException,
+    console: Console | None = None,
+    options: Mapping[str, str] | None = None,
+    *,
+    json_lines: bool = False,
+    unexpected: bool = False,
 ) -> None:
-    """`error: TEXT` on stderr (or `console`), the text never read as markup or wrapped."""
+    """`error: TEXT` on stderr (or `console`), the text never read as markup or wrapped.
+    `json_lines` (`--log-json`, no console given): the same lines as JSON log records, as
+    a command's own console writes them. `unexpected`: an exception no code meant to
+    raise; its traceback goes only into the JSON stream (redacted), never on a terminal."""
+    text = format_error(exc, options)
+    if unexpected:
+        text += f"\n  hint: {UNEXPECTED_HINT}"
+    if json_lines and console is None:
+        logs.configure(True)
+        logs.console(True).print(f"error: {text}", markup=False, highlight=False)
+        if unexpected:
+            logging.getLogger("quorum.error").error(f"{type(exc).__name__}: traceback",
+                                                    exc_info=exc)  # fmt: skip
+        return
     console = console or Console(stderr=True)
-    line = Text("error: ", style="red") + Text(format_error(exc, options))
-    console.print(line, soft_wrap=True, highlight=False)
+    console.print(Text("error: ", style="red") + Text(text), soft_wrap=True, highlight=False)
 
 
 def fail(

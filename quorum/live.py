@@ -7,9 +7,11 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
 from agent.llm import Ledger
 from agent.rollout import RolloutEvents
@@ -57,17 +59,25 @@ class SolveView(RolloutEvents):
         self.ledger: Ledger | None = None
         self._t0 = time.monotonic()
         self._live: Live | None = None
+        self._tests: tuple[int, int] | None = None  # (done, total) of the pass matrix
 
     def __enter__(self) -> SolveView:
         if self.console.is_terminal:
-            self._live = Live(self._table(), console=self.console, refresh_per_second=4)
+            self._live = Live(self._render(), console=self.console, refresh_per_second=4)
             self._live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self._live is not None:
-            self._live.update(self._table())
+            self._live.update(self._render())
             self._live.__exit__(*exc)
+
+    def tests_run(self, done: int, total: int) -> None:
+        """The pass matrix's progress (selection.matrix.build_matrix's `progress`): a bar
+        under the table on a terminal; elsewhere the phase's own plain line suffices."""
+        self._tests = (done, total)
+        if self._live is not None:
+            self._live.update(self._render())
 
     def log(self, message: str) -> None:
         self.console.print(message, highlight=False)
@@ -104,11 +114,20 @@ class SolveView(RolloutEvents):
 
     def _changed(self, line: str) -> None:
         if self._live is not None:
-            self._live.update(self._table())
+            self._live.update(self._render())
         else:
             self.console.print(
                 f"[{time.monotonic() - self._t0:7.1f}s] {line}", highlight=False, markup=False
             )
+
+    def _render(self) -> RenderableType:
+        if self._tests is None or self._tests[1] <= 0:
+            return self._table()
+        done, total = self._tests
+        line = Table.grid(padding=(0, 1))
+        line.add_row(Text("tests run"), ProgressBar(total=total, completed=done, width=40),
+                     Text(f"{done}/{total}"))  # fmt: skip
+        return Group(self._table(), line)
 
     def _table(self) -> Table:
         spent = self.ledger.spent_usd() if self.ledger else sum(r.cost for r in self.rows.values())

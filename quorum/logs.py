@@ -127,10 +127,12 @@ def configure(json_lines: bool, stream: IO[str] | None = None) -> None:
 
 
 class _LinesToLog(io.TextIOBase):
-    """A text stream whose every complete line is logged (an `error: ` line as an error)."""
+    """A text stream whose every complete line is logged (an `error: ` line, and the
+    `  hint: ` line under it, as errors)."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger, self.pending = logger, ""
+        self.level = logging.INFO
 
     def writable(self) -> bool:
         return True
@@ -140,8 +142,9 @@ class _LinesToLog(io.TextIOBase):
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
             if line.strip():
-                level = logging.ERROR if line.startswith("error: ") else logging.INFO
-                self.logger.log(level, line.rstrip())
+                hint = line.startswith("  hint: ") and self.level == logging.ERROR
+                self.level = logging.ERROR if line.startswith("error: ") or hint else logging.INFO
+                self.logger.log(self.level, line.rstrip())
         return len(text)
 
     def flush(self) -> None:
@@ -165,6 +168,11 @@ def setup(json_lines: bool) -> Console:
     return console(json_lines)
 
 
+def _columns() -> tuple[Any, ...]:
+    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())  # fmt: skip
+
+
 @contextmanager
 def progress_bar(console: Console, total: int, what: str) -> Iterator[Callable[[int], None]]:
     """A bar of `total` items with the time spent and left, on a terminal only (a pipe, CI
@@ -173,8 +181,7 @@ def progress_bar(console: Console, total: int, what: str) -> Iterator[Callable[[
     if not console.is_terminal or total <= 0:
         yield lambda count: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*_columns(), console=console, transient=True) as bar:
         task = bar.add_task(what, total=total)
         yield lambda count: bar.update(task, completed=count)
+

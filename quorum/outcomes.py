@@ -110,20 +110,46 @@ def from_run_dir(run_dir: Path, labels: Mapping[str, bool] | None = None,
     )
 
 
+def _bench_records(bench_dir: Path) -> list[dict]:
+    """bench.jsonl's finished records, a later line for the same id winning (as resume
+    reads it); a last line cut short by a crash is not a finished instance."""
+    path = bench_dir / "bench.jsonl"
+    if not path.is_file():
+        return []
+    loaded = load_records(path, dict, what="bench results", error=OutcomeTableError,
+                          tolerate_truncated_tail=True)  # fmt: skip
+    return list({str(r.get("instance_id")): r for r in loaded.records}.values())
+
+
+def _from_bench_record(bench_dir: Path, rec: dict) -> OutcomeInstance | None:
+    run_dir = bench_dir / "runs" / str(rec.get("instance_id"))
+    if not (run_dir / "candidates.jsonl").is_file():
+        return None
+    patches_file = run_dir / "candidate_patches.json"
+    patches = (load_json(patches_file, what="candidate patches", error=OutcomeTableError)
+               if patches_file.is_file() else [])  # fmt: skip
+    verdicts = rec.get("candidate_resolved") or []
+    labels = {content_id(p): bool(v) for p, v in zip(patches, verdicts, strict=False)}
+    return from_run_dir(run_dir, labels, source=f"bench {bench_dir.name}")
+
+
 def from_bench_dir(bench_dir: Path) -> list[OutcomeInstance]:
     """Every run of a `quorum bench --out DIR`, graded where the bench graded
     (bench.jsonl's candidate_resolved, aligned with runs/ID/candidate_patches.json)."""
-    records = load_records(bench_dir / "bench.jsonl", dict, what="bench results",
-                           error=OutcomeTableError)  # fmt: skip
-    out = []
-    for rec in records.records:
-        run_dir = bench_dir / "runs" / str(rec.get("instance_id"))
-        if not (run_dir / "candidates.jsonl").is_file():
+    found = (_from_bench_record(bench_dir, rec) for rec in _bench_records(bench_dir))
+    return [inst for inst in found if inst is not None]
+
+
+def bench_outcomes(bench_dir: Path) -> tuple[list[OutcomeInstance], list[str]]:
+    """`from_bench_dir` for the bench itself: an instance whose run cannot be read (no
+    solver candidate, a damaged file) is left out with a note instead of failing."""
+    table, notes = [], []
+    for rec in _bench_records(bench_dir):
+        try:
+            inst = _from_bench_record(bench_dir, rec)
+        except (LoadError, ValueError) as exc:  # ValueError: pydantic's, a malformed value
+            notes.append(f"{rec.get('instance_id')} left out: {exc}")
             continue
-        patches_file = run_dir / "candidate_patches.json"
-        patches = (load_json(patches_file, what="candidate patches", error=OutcomeTableError)
-                   if patches_file.is_file() else [])  # fmt: skip
-        verdicts = rec.get("candidate_resolved") or []
-        labels = {content_id(p): bool(v) for p, v in zip(patches, verdicts, strict=False)}
-        out.append(from_run_dir(run_dir, labels, source=f"bench {bench_dir.name}"))
-    return out
+        if inst is not None:
+            table.append(inst)
+    return table, notes

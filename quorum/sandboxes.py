@@ -14,11 +14,10 @@ from sandbox.config import DockerSandboxConfig, SnapshotSpec, default_ca_bundle
 from sandbox.errors import QuorumError
 from sandbox.images import ensure_base_image
 from sandbox.local import LocalSandbox
-from sandbox.protocol import Sandbox
+from sandbox.protocol import SandboxFactory
 from sandbox.provider import DockerProvider
 from sandbox.registry import close_on_signals
 
-SandboxFactory = Callable[[], Sandbox]
 Backend = Literal["docker", "local"]
 
 

@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 from envs.candidate import Candidate
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
-from selection.pipeline import select_group
-from selection.pool import group_by_task
+from selection.pipeline import Evidence, RunOptions, select_run
 
 SUBSETS = 70
 
@@ -38,19 +37,18 @@ def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix | None,
                 regress: PassMatrix | None, files: Mapping[str, str],
                 config: SelectConfig | None = None) -> str | None:  # fmt: skip
     """Quorum's choice among these candidates, as quorum.solve makes it (hybrid selection
-    over the reproduction-test matrix and the repository's related tests; no verifier)."""
-    groups = group_by_task(cands, {task_id: dict(files)})
-    if task_id not in groups:
+    over the reproduction-test matrix and the repository's related tests; no verifier),
+    through the same selection.pipeline.select_run, offline over the recorded matrices."""
+    if not cands:
         return None
-    selection = asyncio.run(
-        select_group(
-            groups[task_id],
-            config=config or SelectConfig(),
-            repro=submatrix(repro, cands, own_tests=True) if repro else None,
-            regress=submatrix(regress, cands, own_tests=False) if regress else None,
-        )
+    known = Evidence(
+        repro=submatrix(repro, cands, own_tests=True) if repro else None,
+        regress=submatrix(regress, cands, own_tests=False) if regress else None,
+        base_files=dict(files),
     )
-    return selection.chosen
+    options = RunOptions(selection=config or SelectConfig())
+    run = asyncio.run(select_run(task_id, cands, [], None, "", options, known=known))
+    return run.selection.chosen
 
 
 def figures(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,

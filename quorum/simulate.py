@@ -93,6 +93,7 @@ def _known(inst: OutcomeInstance, done: Sequence[OutcomeCandidate]) -> list[str]
 def _seen(c: OutcomeCandidate, tests: list[str]) -> FinishedCandidate:
     return FinishedCandidate(
         id=c.id, cluster=c.cluster, tests={t: c.tests.get(t, False) for t in tests},
+        wrote=[t for t in c.wrote if t in tests],
         verifier=c.verifier, cost_usd=c.cost_usd, tokens=c.tokens,
     )  # fmt: skip
 

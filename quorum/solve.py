@@ -30,17 +30,14 @@ from envs.task import Task
 from quorum.allocating import PolicyAllocator
 from quorum.allocation import make_policy
 from quorum.report import write_reports
-from quorum.sandboxes import Backend, SandboxFactory, sandbox_factory
-from sandbox.errors import QuorumError
+from quorum.sandboxes import Backend, sandbox_factory
+from sandbox.protocol import SandboxFactory
 from selection.agent import AgentVerdict, run_selection_agent
 from selection.hybrid import SelectConfig
-from selection.matrix import PassMatrix, build_matrix
-from selection.pipeline import select_group
-from selection.pool import base_texts, changed_sources, group_by_task
+from selection.matrix import build_matrix
+from selection.pipeline import RunOptions, select_run
 from selection.pooled import rank_by_pooled
-from selection.regression import related_tests_in, run_regressions
 from selection.result import Selection
-from selection.testpool import TestPool, validate_pool
 from selection.verifier import EndpointVerifier, condense_trajectory
 
 
@@ -110,7 +107,6 @@ async def solve(
     ledger.restore(journal.read())  # a resumed run: what its earlier processes spent
     clients = [LLMClient(endpoint, ledger) for endpoint in endpoints]
     judge = LLMClient(verifier, ledger) if verifier else None
-    regress: PassMatrix | None = None
     try:
         with sandbox_factory(
             task, options.sandbox, run_id=run_dir.name, ca_bundle=options.ca_bundle,
@@ -119,7 +115,11 @@ async def solve(
             test_sandbox = partial(start_sandbox, tests=True)
 
             async def rank_round(cands: list[Candidate]) -> list[Candidate]:
-                matrix = await _matrix(cands, test_sandbox, options)
+                matrix = await build_matrix(
+                    _solvers(cands), _pool(cands), test_sandbox,
+                    concurrency=options.rollout.concurrency,
+                    test_timeout_s=options.test_timeout_s,
+                )  # fmt: skip
                 return rank_by_pooled(_solvers(cands), matrix)
 
             allocator = (
@@ -142,54 +142,31 @@ async def solve(
             )
             if allocator is not None:
                 _write_json(run_dir / "allocation.json", allocator.record())
-            say("validating the generated tests on the original code (twice: flaky ones out)")
-            pool = await validate_pool(
-                _pool(candidates), test_sandbox, test_timeout_s=options.test_timeout_s
-            )
-            say("running every candidate against every generated test")
-            matrix = await _matrix(candidates, test_sandbox, options, _kept(candidates, pool))
-            solvers = _solvers(candidates)
-            if options.regression_tests and solvers:
-                regress = await _regressions(solvers, test_sandbox, options, say)
-            group = (
-                group_by_task(solvers, {task.id: _base_files(solvers, start_sandbox)})[task.id]
-                if solvers
-                else None
-            )
-            if group is not None and judge is not None:
-                say(f"scoring {len(group.clusters())} unique patch(es) with the verifier")
-            selection = (
-                await select_group(
-                    group,
-                    config=options.selection,
-                    repro=matrix,
-                    regress=regress,
-                    verifier=EndpointVerifier(judge) if judge else None,
-                    issue=task.problem_statement,
-                    trajectories=_condensed(run_dir, solvers) if judge else None,
-                    agent=_agent(task, clients[0], start_sandbox, options)
-                    if options.selection_agent and clients
-                    else None,
-                )
-                if group is not None
-                else Selection(task_id=task.id, method=options.selection.method,
-                               rationale="No trajectory produced a patch; nothing to choose.")
+            run = await select_run(
+                task.id, candidates, _pool(candidates), test_sandbox, task.problem_statement,
+                RunOptions(selection=options.selection, test_timeout_s=options.test_timeout_s,
+                           concurrency=options.rollout.concurrency,
+                           regression_tests=options.regression_tests),
+                verifier=EndpointVerifier(judge) if judge else None,
+                trajectories=_condensed(run_dir, _solvers(candidates)) if judge else None,
+                agent=_agent(task, clients[0], start_sandbox, options)
+                if options.selection_agent and clients
+                else None,
+                say=say,
+                tests_run=getattr(events, "tests_run", None),  # the live view's bar, if any
             )  # fmt: skip
     finally:
         for client in [*clients, *([judge] if judge else [])]:
             await client.aclose()
-    matrix.save(run_dir / "matrix.json")
-    if regress is not None:
-        regress.save(run_dir / "regressions.json")
+    selection = run.selection
+    if run.repro is not None:  # always built: select_run was given a sandbox factory
+        run.repro.save(run_dir / "matrix.json")
+    if run.regress is not None:
+        run.regress.save(run_dir / "regressions.json")
     _save_tests(run_dir / "tests", _pool(candidates))
-    selection.evidence["test_pool"] = pool.model_dump(exclude={"valid"})
-    rank_by_pooled(solvers, matrix)  # records each candidate's pooled score
+    solvers = _solvers(candidates)
     for cand in solvers:
-        for name, values in selection.signals.items():
-            if cand.id in values:
-                cand.scores[name] = values[cand.id]
-        if cand.id in selection.scores:
-            cand.scores[selection.method] = selection.scores[cand.id]
+        cand.scores.update(run.scores.get(cand.id, {}))
     store.rewrite_candidates(candidates)
     selection.save(run_dir / "selection.json")
     chosen = next((c for c in solvers if c.id == selection.chosen), None)
@@ -247,47 +224,6 @@ def _pool(candidates: Sequence[Candidate]) -> list[ReproTest]:
     return list(pool.values())
 
 
-def _kept(candidates: Sequence[Candidate], pool: TestPool) -> list[ReproTest]:
-    """The pool less flaky tests and duplicates; tests passing on the original stay in the
-    matrix (the report shows them), `valid_tests()` leaves them out of the evidence."""
-    out = set(pool.flaky) | set(pool.duplicates)
-    return [t for t in _pool(candidates) if t.id not in out]
-
-
-def _base_files(solvers: Sequence[Candidate], start_sandbox: SandboxFactory) -> dict[str, str]:
-    """Base text of the changed Python files: patch keys then compare whole files, so two
-    patches making the same change in different places never merge."""
-    try:
-        with start_sandbox() as box:
-
-            def read(path: str) -> str | None:
-                try:
-                    return box.read_file(path).decode()
-                except (QuorumError, UnicodeDecodeError):
-                    return None
-
-            return base_texts(solvers, read)
-    except QuorumError:
-        return {}  # diff-level keys: never lose a finished run over an optional refinement
-
-
-async def _regressions(
-    solvers: Sequence[Candidate],
-    start_sandbox: SandboxFactory,
-    options: SolveOptions,
-    say: Callable[[str], None],
-) -> PassMatrix | None:
-    with start_sandbox() as box:
-        related = related_tests_in(box, changed_sources(solvers))
-    if not related:
-        return None
-    say(f"running {len(related)} related repository test file(s) on the base and each patch")
-    return await run_regressions(
-        solvers, related, start_sandbox, concurrency=options.rollout.concurrency,
-        timeout_s=options.test_timeout_s * 5,
-    )  # fmt: skip
-
-
 def _agent(
     task: Task, client: LLMClient, start_sandbox: SandboxFactory, options: SolveOptions
 ) -> Callable[[Sequence[Candidate]], Awaitable[AgentVerdict]]:
@@ -307,21 +243,6 @@ def _condensed(run_dir: Path, solvers: Sequence[Candidate]) -> dict[str, str]:
         if path.is_file():
             out[cand.id] = condense_trajectory(load_json(path, what="trajectory"))
     return out
-
-
-async def _matrix(
-    candidates: Sequence[Candidate],
-    start_sandbox: SandboxFactory,
-    options: SolveOptions,
-    tests: Sequence[ReproTest] | None = None,
-) -> PassMatrix:
-    return await build_matrix(
-        _solvers(candidates),
-        _pool(candidates) if tests is None else tests,
-        start_sandbox,
-        concurrency=options.rollout.concurrency,
-        test_timeout_s=options.test_timeout_s,
-    )
 
 
 def _save_tests(directory: Path, tests: Sequence[ReproTest]) -> None:

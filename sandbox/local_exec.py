@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -17,6 +18,16 @@ from sandbox.result import ExecResult
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` returns; callers also get timed_out=True
 KILL_GRACE_S = 0.5
+# Host variables a sandboxed command never sees: whatever an agent runs, its output goes back
+# to a model (and into trajectories), so credentials of the host process stay out of reach.
+_CREDENTIAL_NAME = re.compile(
+    r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|COOKIE|SESSION|^AWS_|^GITHUB_|^GH_|^OPENAI_"
+    r"|^ANTHROPIC_|^AZURE_|^GOOGLE_|^HF_|^HUGGING|^QUORUM_APP_|^QUORUM_WEBHOOK", re.IGNORECASE)
+
+
+def host_env() -> dict[str, str]:
+    """The host's environment without anything that looks like a credential."""
+    return {k: v for k, v in os.environ.items() if not _CREDENTIAL_NAME.search(k)}
 
 
 def run_local(
@@ -31,7 +42,7 @@ def run_local(
     proc = subprocess.Popen(
         ["/bin/bash", "-c", cmd],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**host_env(), **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@ lives in the providers, not here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol, Self, runtime_checkable
 
 from sandbox.result import ExecResult
@@ -51,3 +51,7 @@ class Sandbox(Protocol):
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+# The one definition: how every layer above is handed "a fresh sandbox on the task's base".
+SandboxFactory = Callable[[], Sandbox]

@@ -32,6 +32,7 @@ from envs.candidate import Candidate, ReproTest
 from sandbox.errors import PatchApplyError, QuorumError
 from sandbox.git_ops import GIT, fuzzy_patch_command
 from sandbox.protocol import Sandbox
+from selection.junit import file_outcomes, parse_report
 
 ORIGINAL = "__original__"  # the unpatched repository, a row of its own: tests must fail there
 JUNIT = ".quorum-junit.xml"
@@ -87,10 +88,12 @@ async def build_matrix(
     *,
     concurrency: int = 4,
     test_timeout_s: float = 120,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PassMatrix:
     """`concurrency` rows run their tests at once; the next rows' sandboxes start while they
     do (at most `concurrency` waiting), and a finished row's sandbox is removed after its
-    slot is given to the next row."""
+    slot is given to the next row. `progress(done, total)` hears the test runs as each
+    row finishes (a row whose patch does not apply counts as run), for a progress bar."""
     tests = [placed(t) for t in tests]
     by_patch: dict[str, list[str]] = {ORIGINAL: [ORIGINAL]}  # identical patches run once
     patches = {ORIGINAL: ""}
@@ -102,12 +105,14 @@ async def build_matrix(
     starting = asyncio.Semaphore(concurrency)  # sandboxes starting, in row order
     alive = asyncio.Semaphore(concurrency * START_AHEAD)  # started, running or waiting
     loop = asyncio.get_running_loop()
+    total, done = len(by_patch) * len(tests), 0
     with ThreadPoolExecutor(concurrency * START_AHEAD + 1, thread_name_prefix="matrix") as pool:
 
         def call(fn: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
             return loop.run_in_executor(pool, fn, *args)
 
         async def one(patch_id: str) -> tuple[str, dict[str, Cell] | str]:
+            nonlocal done
             async with alive:
                 async with starting:
                     box = await call(start_sandbox)
@@ -116,6 +121,9 @@ async def build_matrix(
                         row = await call(_run_row, box, patches[patch_id], tests, test_timeout_s)
                 finally:
                     await call(box.close)
+            if progress is not None:
+                done += len(tests)
+                progress(done, total)
             return patch_id, row
 
         rows = dict(await asyncio.gather(*(one(pid) for pid in by_patch)))
@@ -223,13 +231,13 @@ def _run_batch(box: Sandbox, patch: str, tests: Sequence[ReproTest], timeout: fl
     if not pytest_tests or result.timed_out:
         return _Batch(written=True)  # the caller runs each test alone, with its own timeout
     try:
-        junit = ET.fromstring(out.partition(mark["report"])[2].strip())
+        junit = parse_report(out.partition(mark["report"])[2].strip())
     except ET.ParseError:
         try:  # the output was cut short: read the report itself
-            junit = ET.fromstring(box.read_file(JUNIT))
+            junit = parse_report(box.read_file(JUNIT))
         except (QuorumError, ET.ParseError):
             return _Batch(written=True)
-    outcomes = _file_outcomes(junit)
+    outcomes = file_outcomes(junit)
     cells = {
         t.id: Cell(passed=ok, exit_code=result.exit_code, duration_s=seconds)
         for t in pytest_tests
@@ -253,28 +261,6 @@ def _archive(files: dict[str, str]) -> bytes:
 def _plain_relative(path: str) -> bool:
     norm = posixpath.normpath(path)
     return not posixpath.isabs(norm) and norm != ".." and not norm.startswith("../")
-
-
-def _file_outcomes(report: ET.Element) -> dict[str, tuple[bool, float]]:
-    """test file -> (every test case in it passed, their JUnit time); a file with no test
-    case did not pass."""
-    seen: dict[str, tuple[bool, float]] = {}
-    for case in report.iter("testcase"):
-        module = (case.get("classname") or case.get("name") or "").split(".")[0]
-        if not module:
-            continue
-        failed = any(case.find(tag) is not None for tag in ("failure", "error", "skipped"))
-        path = f"{module}.py"
-        ok, seconds = seen.get(path, (True, 0.0))
-        seen[path] = (ok and not failed, seconds + _seconds(case.get("time")))
-    return seen
-
-
-def _seconds(text: str | None) -> float:
-    try:
-        return float(text or 0)
-    except ValueError:
-        return 0.0
 
 
 def _run_one(box: Sandbox, test: ReproTest, timeout: float) -> Cell:

@@ -24,83 +24,11 @@ import ast
 import functools
 import hashlib
 import io
-import re
 import tokenize
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict
-
-_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-
-
-class FileDiff(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: str
-    hunks: list[tuple[int, list[str]]]  # (old start line, lines with their ' ', '-', '+')
-    new_file: bool = False
-    deleted: bool = False
-
-
-def _path(marker: str) -> str:
-    name = marker[4:].split("\t")[0].strip()
-    return name[2:] if name.startswith(("a/", "b/")) else name
-
-
-def split_files(patch: str) -> dict[str, str]:
-    """Each file's section, keyed by its path after the change. Git diffs (`diff --git`)
-    and plain unified diffs (`--- a/x` / `+++ b/x`, as many SWE-bench predictions are)."""
-    lines = patch.splitlines(keepends=True)
-    starts: list[int] = []
-    in_git_header = False  # between `diff --git` and its first hunk: ---/+++ belong to it
-    for i, line in enumerate(lines):
-        if line.startswith("diff --git "):
-            starts.append(i)
-            in_git_header = True
-        elif line.startswith("@@"):
-            in_git_header = False
-        elif (
-            line.startswith("--- ")
-            and not in_git_header
-            and i + 1 < len(lines)
-            and lines[i + 1].startswith("+++ ")
-        ):
-            starts.append(i)
-    sections: dict[str, str] = {}
-    for k, start in enumerate(starts):
-        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
-        body = lines[start:end]
-        old = next((x for x in body if x.startswith("--- ")), "")
-        new = next((x for x in body if x.startswith("+++ ")), "")
-        path = _path(new) if new and "/dev/null" not in new else _path(old)
-        if not path and body[0].startswith("diff --git "):
-            path = body[0].split(" b/", 1)[-1].strip()
-        sections[path] = "".join(body)
-    return sections
-
-
-def parse_diff(patch: str) -> list[FileDiff]:
-    files = []
-    for path, section in split_files(patch).items():
-        hunks: list[tuple[int, list[str]]] = []
-        new_file = "\nnew file mode" in section or "--- /dev/null" in section
-        deleted = "\ndeleted file mode" in section or "+++ /dev/null" in section
-        expect = 0  # lines the current hunk's header still promises (old side + new side)
-        for line in section.splitlines():
-            m = _HUNK.match(line)
-            if m:
-                hunks.append((int(m.group(1)), []))
-                expect = int(m.group(2) or 1) + int(m.group(4) or 1)
-            elif hunks and line[:1] in (" ", "-", "+") and not line.startswith(("--- ", "+++ ")):
-                hunks[-1][1].append(line)
-                expect -= 2 if line[0] == " " else 1
-            elif hunks and line == "" and expect > 0:
-                # some tools drop the space of an empty context line; a blank line after
-                # a complete hunk is only a separator
-                hunks[-1][1].append(" ")
-                expect -= 2
-        files.append(FileDiff(path=path, hunks=hunks, new_file=new_file, deleted=deleted))
-    return files
+from envs.patch import FileDiff, parse_diff
+from envs.testfiles import is_test_file
 
 
 class PatchDoesNotApply(ValueError):
@@ -189,13 +117,6 @@ def _diff_level(diff: FileDiff) -> str:
             if norm is not None:
                 out.append(line[0] + norm)
     return "\n".join(out)
-
-
-_TEST_FILE = re.compile(r"(^|/)(tests?/|testing/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
-
-
-def is_test_file(path: str) -> bool:
-    return bool(_TEST_FILE.search(path))
 
 
 def _code_diffs(patch: str) -> list[FileDiff]:

@@ -1,20 +1,32 @@
 """Selection for one task from whatever evidence exists: the pool, optionally the
 reproduction-test matrix, the regression matrix, a verifier and the selection agent's
-verdict. Used by `quorum solve` (with everything) and `quorum select` (offline, often with
-patches only)."""
+verdict. `select_run` is the one path from candidates to a selection: with a sandbox
+factory it validates the test pool, builds the pass matrix, runs the related repository
+tests and reads the base files; without one it reuses matrices built earlier. Used by
+`quorum solve` (with everything), `quorum select` (offline, often with patches only) and
+the scaling figures (quorum.scaling, over recorded matrices)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
-from envs.candidate import Candidate
+from pydantic import BaseModel, ConfigDict, Field
+
+from envs.candidate import Candidate, ReproTest
+from sandbox.errors import QuorumError
+from sandbox.protocol import SandboxFactory
 from selection.agent import AgentVerdict
 from selection.hybrid import SelectConfig, rank, select
-from selection.matrix import PassMatrix
-from selection.pool import Group
+from selection.matrix import PassMatrix, build_matrix
+from selection.pool import Group, base_texts, changed_sources, group_by_task
+from selection.pooled import score_pooled
+from selection.regression import related_tests_in, run_regressions
 from selection.result import Selection
 from selection.signals import collect_signals
+from selection.testpool import TestPool, validate_pool
 from selection.verifier import Verifier, VerifierItem
+
+AgentRunner = Callable[[Sequence[Candidate]], Awaitable[AgentVerdict]]
 
 
 async def verify_group(
@@ -49,7 +61,7 @@ async def select_group(
     trajectories: Mapping[str, str] | None = None,
     agent_choice: str | None = None,
     agent_reason: str = "",
-    agent: Callable[[Sequence[Candidate]], Awaitable[AgentVerdict]] | None = None,
+    agent: AgentRunner | None = None,
     agent_top: int = 3,
 ) -> Selection:
     """`agent`, when given, is shown the top `agent_top` distinct patches by the other
@@ -77,3 +89,158 @@ async def select_group(
     if verifier:
         selection.evidence["verifier"] = verifier.name
     return selection
+
+
+class RunOptions(BaseModel):
+    """What `select_run` runs, beside the selector's own configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selection: SelectConfig = Field(default_factory=SelectConfig)
+    test_timeout_s: float = Field(120, gt=0)
+    concurrency: int = Field(4, gt=0, description="test containers at once")
+    regression_tests: bool = Field(True, description="run the repo's tests near the change")
+    regression_timeout_s: float | None = Field(
+        None, gt=0, description="per regression run; default five times test_timeout_s")
+
+
+class Evidence(BaseModel):
+    """Matrices built before (a run directory's, a regression record's): reused as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    repro: PassMatrix | None = None
+    regress: PassMatrix | None = None
+    base_files: dict[str, str] | None = None
+
+
+class RunSelection(BaseModel):
+    """The selection and everything built on the way to it. `scores` (candidate id ->
+    name -> value: pooled tests passed, every signal, the method's combined score) is what
+    a caller persists on its candidates; the inputs themselves are left as they were."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selection: Selection
+    group: Group | None
+    pool: TestPool | None = None
+    repro: PassMatrix | None = None
+    regress: PassMatrix | None = None
+    base_files: dict[str, str] = Field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+async def select_run(
+    task_id: str,
+    candidates: Sequence[Candidate],
+    tests: Sequence[ReproTest],
+    start_sandbox: SandboxFactory | None,
+    issue: str,
+    options: RunOptions,
+    *,
+    known: Evidence | None = None,
+    vote_only_sources: Iterable[str] = (),
+    verifier: Verifier | None = None,
+    trajectories: Mapping[str, str] | None = None,
+    agent: AgentRunner | None = None,
+    say: Callable[[str], None] | None = None,
+    tests_run: Callable[[int, int], None] | None = None,
+) -> RunSelection:
+    """`candidates` are one task's (test writers among them are left out of the choice);
+    `tests` the generated tests to validate and run (with a sandbox factory). What
+    `known` holds is used instead of being built. `tests_run(done, total)` hears the pass
+    matrix's progress (a progress bar's)."""
+    say = say or (lambda _m: None)
+    known = known or Evidence()
+    solvers = [c for c in candidates if c.solver != "test_writer"]
+    pool, repro, regress = None, known.repro, known.regress
+    if start_sandbox is not None and repro is None:
+        say("validating the generated tests on the original code (twice: flaky ones out)")
+        pool = await validate_pool(tests, start_sandbox, test_timeout_s=options.test_timeout_s)
+        say("running every candidate against every generated test")
+        repro = await build_matrix(
+            solvers, kept_tests(tests, pool), start_sandbox,
+            concurrency=options.concurrency, test_timeout_s=options.test_timeout_s,
+            progress=tests_run,
+        )  # fmt: skip
+    if start_sandbox is not None and regress is None and options.regression_tests and solvers:
+        regress = await _regressions(solvers, start_sandbox, options, say)
+    files = known.base_files
+    if files is None:
+        files = base_files(solvers, start_sandbox) if start_sandbox is not None else {}
+    groups = group_by_task(solvers, {task_id: files}, vote_only_sources=vote_only_sources)
+    group = groups.get(task_id)
+    if group is None:
+        selection = Selection(task_id=task_id, method=options.selection.method,
+                              rationale="No trajectory produced a patch; nothing to choose.")
+    else:
+        if verifier is not None:
+            say(f"scoring {len(group.clusters())} unique patch(es) with the verifier")
+        selection = await select_group(
+            group, config=options.selection, repro=repro, regress=regress,
+            verifier=verifier, issue=issue, trajectories=trajectories, agent=agent,
+        )  # fmt: skip
+    if pool is not None:
+        selection.evidence["test_pool"] = pool.model_dump(exclude={"valid"})
+    return RunSelection(
+        selection=selection, group=group, pool=pool, repro=repro, regress=regress,
+        base_files=dict(files), scores=_scores(solvers, repro, selection),
+    )  # fmt: skip
+
+
+def kept_tests(tests: Sequence[ReproTest], pool: TestPool) -> list[ReproTest]:
+    """The tests less flaky ones and duplicates; tests passing on the original stay in the
+    matrix (the report shows them), `valid_tests()` leaves them out of the evidence."""
+    out = set(pool.flaky) | set(pool.duplicates)
+    return [t for t in tests if t.id not in out]
+
+
+def base_files(solvers: Sequence[Candidate], start_sandbox: SandboxFactory) -> dict[str, str]:
+    """Base text of the changed Python files: patch keys then compare whole files, so two
+    patches making the same change in different places never merge."""
+    try:
+        with start_sandbox() as box:
+
+            def read(path: str) -> str | None:
+                try:
+                    return box.read_file(path).decode()
+                except (QuorumError, UnicodeDecodeError):
+                    return None
+
+            return base_texts(solvers, read)
+    except QuorumError:
+        return {}  # diff-level keys: never lose a finished run over an optional refinement
+
+
+async def _regressions(
+    solvers: Sequence[Candidate], start_sandbox: SandboxFactory, options: RunOptions,
+    say: Callable[[str], None],
+) -> PassMatrix | None:  # fmt: skip
+    with start_sandbox() as box:
+        related = related_tests_in(box, changed_sources(solvers))
+    if not related:
+        return None
+    say(f"running {len(related)} related repository test file(s) on the base and each patch")
+    return await run_regressions(
+        solvers, related, start_sandbox, concurrency=options.concurrency,
+        timeout_s=options.regression_timeout_s or options.test_timeout_s * 5,
+    )  # fmt: skip
+
+
+def _scores(
+    solvers: Sequence[Candidate], repro: PassMatrix | None, selection: Selection
+) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    pooled = score_pooled(solvers, repro) if repro is not None else {}
+    for cand in solvers:
+        row: dict[str, float] = {}
+        if cand.id in pooled:
+            row["pooled_tests_passed"] = pooled[cand.id]
+        for name, values in selection.signals.items():
+            if cand.id in values:
+                row[name] = values[cand.id]
+        if cand.id in selection.scores:
+            row[selection.method] = selection.scores[cand.id]
+        if row:
+            out[cand.id] = row
+    return out

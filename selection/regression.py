@@ -17,17 +17,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from envs.candidate import Candidate
+from envs.testfiles import TEST_MODULE_ERE, is_test_module, module_under_test
 from sandbox.errors import PatchApplyError, QuorumError
 from sandbox.protocol import Sandbox
+from selection.junit import node_outcomes, parse_report
 from selection.matrix import ORIGINAL, Cell, PassMatrix
 
 JUNIT = ".quorum-regress.xml"
-_IS_TEST = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 
 
 def _module(path: str) -> tuple[str, str] | None:
     """('pkg.sub.mod', 'mod') for a source file; None for tests and non-Python files."""
-    if not path.endswith(".py") or _IS_TEST.search(path):
+    if not path.endswith(".py") or is_test_module(path):
         return None
     parts = list(PurePosixPath(path).with_suffix("").parts)
     if parts and parts[0] in ("src", "lib"):
@@ -66,10 +67,10 @@ def related_tests(changed: Sequence[str], files: dict[str, str], limit: int = 20
     file does either, the test files importing the nearest enclosing package, if they are
     few (a single test module for a whole package, as requests has)."""
     modules = [m for p in changed if (m := _module(p))]
-    tests = {p: t for p, t in files.items() if _IS_TEST.search(p)}
+    tests = {p: t for p, t in files.items() if is_test_module(p)}
     scored: dict[str, int] = {}
     for path, text in tests.items():
-        stem = PurePosixPath(path).stem.removeprefix("test_").removesuffix("_test")
+        stem = module_under_test(path)
         score = 0
         for dotted, short in modules:
             if stem == short:
@@ -96,8 +97,8 @@ def related_tests_in(box: Sandbox, changed: Sequence[str], limit: int = 20) -> l
     if not modules:
         return []
     names = box.exec("git ls-files -- '*.py'", timeout=120).stdout.split()
-    named = {p for p in names if _IS_TEST.search(p) and any(
-        PurePosixPath(p).stem in (f"test_{s}", f"{s}_test") for _, s in modules)}  # fmt: skip
+    named = {p for p in names if is_test_module(p) and any(
+        module_under_test(p) == s for _, s in modules)}  # fmt: skip
     first = _grep_tests(box, [short for _, short in modules]) | named
     found = related_tests(changed, _read(box, first), limit)
     if found:
@@ -111,24 +112,13 @@ def _grep_tests(box: Sandbox, words: Sequence[str]) -> set[str]:
     if not words:
         return set()
     pattern = " ".join(f"-e {w}" for w in words)
-    found = box.exec(f"git ls-files -- '*.py' | grep -E '(^|/)(test_[^/]*|[^/]*_test)\\.py$' "
+    found = box.exec(f"git ls-files -- '*.py' | grep -E '{TEST_MODULE_ERE}' "
                      f"| xargs -r grep -l -w {pattern}", timeout=120)  # fmt: skip
     return set(found.stdout.split())
 
 
 def _read(box: Sandbox, paths: set[str]) -> dict[str, str]:
     return {p: box.read_file(p).decode(errors="replace") for p in sorted(paths)[:400]}
-
-
-def _node_outcomes(xml: bytes) -> dict[str, bool]:
-    report = ET.fromstring(xml)
-    out = {}
-    for case in report.iter("testcase"):
-        node = f"{case.get('classname', '')}::{case.get('name', '')}"
-        bad = any(case.find(tag) is not None for tag in ("failure", "error"))
-        if case.find("skipped") is None:
-            out[node] = not bad
-    return out
 
 
 def _run(box: Sandbox, patch: str, test_files: Sequence[str], timeout: float) -> dict[str, bool]:
@@ -142,7 +132,7 @@ def _run(box: Sandbox, patch: str, test_files: Sequence[str], timeout: float) ->
     if result.timed_out:
         return {}
     try:
-        return _node_outcomes(box.read_file(JUNIT))
+        return node_outcomes(parse_report(box.read_file(JUNIT)))
     except (QuorumError, ET.ParseError):
         return {}
 

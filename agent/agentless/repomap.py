@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 
 from agent.tools.treesitter.languages import language_of
 from agent.tools.treesitter.parse import Definition, definitions
+from envs.testfiles import is_test_file
 from sandbox.errors import QuorumError
 from sandbox.protocol import Sandbox
 
 MAX_FILE_BYTES = 400_000
-_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_test\.\w+$|(^|/)conftest\.py$")
 
 
 def is_test_path(path: str) -> bool:
-    return bool(_TEST_PATH.search(path))
+    return is_test_file(path)  # the one rule (envs.testfiles)
 
 
 @dataclass

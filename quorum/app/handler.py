@@ -65,6 +65,7 @@ class SolveHandler:
         *,
         clients: ClientFactory,
         endpoints: EndpointFactory,
+        verifiers: EndpointFactory | None = None,
         sandbox: Backend = "docker",
         limits: Limits | None = None,
         progress_every_s: float = PROGRESS_EVERY_S,
@@ -72,6 +73,7 @@ class SolveHandler:
         self.settings = settings
         self.clients = clients
         self.endpoints = endpoints
+        self.verifiers = verifiers or endpoints
         self.sandbox = sandbox
         self.limits = limits or Limits(
             max_budget_usd=None, max_budget_tokens=None, allowed_models=settings.allowed_models
@@ -84,11 +86,12 @@ class SolveHandler:
     @classmethod
     def from_settings(cls, settings: AppSettings, environ: Mapping[str, str] | None = None,
                       *, endpoints: EndpointFactory | None = None,
+                      verifiers: EndpointFactory | None = None,
                       sandbox: Backend = "docker") -> SolveHandler:
         """Everything from the settings: installation tokens from the App's key, one
         RepoClient per repository, the models by the names `quorum solve --model` takes
-        (API keys from `environ`, read here once). `endpoints` replaces how model names
-        become endpoints (tests: a scripted server)."""
+        (API keys from `environ`, read here once). `endpoints` and `verifiers` replace how
+        model names become solver and verifier endpoints (tests: a scripted server)."""
         from quorum.app.auth import AppCredentials, InstallationTokens
         from quorum.models import endpoints_for
         from quorum.paths import cache_dir
@@ -103,9 +106,16 @@ class SolveHandler:
             return RepoClient(settings.github_api_url, tokens.source(installation), repo)
 
         def named(names: Sequence[str]) -> AbstractContextManager[list[Endpoint]]:
-            return endpoints_for(names, env, cache_dir=cache_dir(env))
+            return endpoints_for(names, env, models_file=settings.models_file,
+                                 cache_dir=cache_dir(env))
 
-        return cls(settings, clients=clients, endpoints=endpoints or named, sandbox=sandbox)
+        def judges(names: Sequence[str]) -> AbstractContextManager[list[Endpoint]]:
+            # its own endpoint: an embedded verifier is a server of its own, logprobs on
+            return endpoints_for(names, env, models_file=settings.models_file,
+                                 cache_dir=cache_dir(env), logprobs=True)
+
+        return cls(settings, clients=clients, endpoints=endpoints or named,
+                   verifiers=verifiers or judges, sandbox=sandbox)
 
     async def __call__(self, job: Job, *, resumed: bool) -> JobOutcome:
         return await asyncio.to_thread(self.run, job, resumed=resumed)
@@ -147,6 +157,10 @@ class SolveHandler:
                 "and has stopped; nothing was pushed.\n\nTo try again, comment "
                 "`/quorum solve`" + (" (`/quorum fix` on a pull request)." if
                                       job.trigger.kind == "fix" else "."))
+        # its reservation (perhaps all that was left this month) becomes what it spent
+        usd, tokens = spent(SpendJournal(self.job_dir(job) / "run" / "spend.jsonl").read())
+        self.spend.settle(spend_key(job), usd=usd, tokens=tokens,
+                          installation=job.trigger.installation_id)
         gh.comment(job.trigger.number, text)
         check = state.get("check_id")
         if isinstance(check, int):
@@ -188,14 +202,18 @@ class _Flow:
         self.t = job.trigger
         self.dir = handler.job_dir(job)
         self.run_dir = self.dir / "run"
-        self.spend_key = f"job-{job.id}"
+        self.spend_key = spend_key(job)
         self.check_id: int | None = None
         self.reserved = False
 
     def run(self, *, resumed: bool) -> JobOutcome:
         try:
-            base_ref, head_sha, pull = self._acknowledge()
-            self.h.spend.check(self.t.installation_id)  # nothing left: refused before cloning
+            pull = self.gh.pull(self.t.number) if self.t.kind == "fix" else None
+            if pull is not None and pull.head_repo.casefold() != self.t.repo.casefold():
+                return self.h._refuse_once(self.gh, self.t, "fork", _from_fork(pull))
+            base_ref, head_sha = self._acknowledge(pull)
+            # nothing left: refused before cloning (a resumed job's own reservation is its)
+            self.h.spend.check(self.t.installation_id, job=self.spend_key)
             checkout = Checkout(
                 repo_dir=self.dir / "repo", base_ref=base_ref,
                 base_sha=clone_once(self.gh, self.dir / "repo",
@@ -220,21 +238,13 @@ class _Flow:
             self._settle()
 
     # --- steps ----------------------------------------------------------------------------
-    def _acknowledge(self) -> tuple[str, str, PullInfo | None]:
-        """A reaction and a check run "queued", at once; (base branch, its head, the pull)."""
+    def _acknowledge(self, pull: PullInfo | None) -> tuple[str, str]:
+        """A reaction and a check run "queued", at once; (base branch, its head)."""
         if self.t.comment_id is not None:
             self.gh.react_to_comment(self.t.comment_id, "eyes")
         else:
             self.gh.react_to_issue(self.t.number, "eyes")
-        pull = None
-        if self.t.kind == "fix":
-            pull = self.gh.pull(self.t.number)
-            if pull.head_repo.lower() != self.t.repo.lower():
-                raise QuorumError(
-                    f"this pull request's branch lives in {pull.head_repo}, a fork; Quorum "
-                    "only pushes to branches of this repository",
-                    hint="push the branch to this repository, or run `quorum solve` locally",
-                )
+        if pull is not None:
             base_ref, head_sha = pull.head_ref, pull.head_sha
         else:
             base_ref, head_sha = self.gh.default_branch()
@@ -244,7 +254,7 @@ class _Flow:
         else:
             self.check_id = self.gh.create_check_run(CHECK_NAME, head_sha, status="queued")
             self.state.set(check_id=self.check_id, head_sha=head_sha)
-        return base_ref, head_sha, pull
+        return base_ref, head_sha
 
     def _statement(self, pull: PullInfo | None) -> str:
         if pull is None:
@@ -277,9 +287,19 @@ class _Flow:
                     summary=f"{options.rollout.n} trajectories x {options.rollout.rounds} "
                             "round(s) started.")  # fmt: skip
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        with self.h.endpoints(names) as endpoints:
-            return asyncio.run(solve(task, endpoints, options, self.run_dir, events=progress,
-                                     progress=progress.say))  # fmt: skip
+        verifier = self.h.settings.verifier_model
+        with (self.h.endpoints(names) as endpoints,
+              self.h.verifiers([verifier] if verifier else []) as judges):
+            judge = judges[0] if judges else None
+            if judge is not None and not judge.config.supports_logprobs:
+                raise QuorumError(f"the verifier model {verifier} is not configured with "
+                                  "logprobs", hint="set supports_logprobs = true for it in the "
+                                  "models file, or unset QUORUM_APP_VERIFIER_MODEL")
+            outcome = asyncio.run(solve(task, endpoints, options, self.run_dir,
+                                        events=progress, progress=progress.say,
+                                        verifier=judge))  # fmt: skip
+        progress.matrix(self.run_dir)
+        return outcome
 
     def _publish(self, checkout: Checkout, config: RepoConfig, pull: PullInfo | None,
                  abstained: bool) -> JobOutcome:
@@ -367,17 +387,32 @@ class _Flow:
 
 
 class _CheckProgress(RolloutEvents):
-    """Trajectories done, on the check run, at most every `every_s` (plus the last)."""
+    """Trajectories done and tests run, on the check run, at most every `every_s` (plus the
+    last trajectory and the test matrix). Tests run: each finished trajectory's own
+    reproduction test (on the original code, on its patch), then every cell of the matrix."""
 
     def __init__(self, gh: RepoClient, check_id: int | None, total: int, every_s: float) -> None:
         self.gh, self.check_id, self.total, self.every_s = gh, check_id, total, every_s
         self.done = 0
+        self.tests = 0
         self.last = 0.0
         self.phase = ""
 
     def finished(self, traj: Any, candidate: Any) -> None:
         self.done += 1
+        if candidate is not None:
+            self.tests += sum(getattr(candidate, side, None) is not None
+                              for side in ("test_on_original", "test_on_patched"))
         self._update(force=self.done >= self.total)
+
+    def matrix(self, run_dir: Path) -> None:
+        """The run's test matrix is written: its cells are tests run too."""
+        try:
+            cells = json.loads((run_dir / "matrix.json").read_text()).get("cells", {})
+            self.tests += sum(len(row) for row in cells.values() if isinstance(row, dict))
+        except (OSError, ValueError, AttributeError):
+            return
+        self._update(force=True)
 
     def say(self, message: str) -> None:
         self.phase = message
@@ -388,15 +423,29 @@ class _CheckProgress(RolloutEvents):
         if self.check_id is None or (not force and now - self.last < self.every_s):
             return
         self.last = now
-        summary = f"{self.done} of {self.total} trajectories done."
+        summary = f"{self.done} of {self.total} trajectories done, {self.tests} tests run."
         if self.phase:
             summary += f"\n\nNow: {redact(self.phase)[:500]}"
         try:
             self.gh.update_check_run(self.check_id, status="in_progress",
-                                     title=f"{self.done}/{self.total} trajectories",
-                                     summary=summary)
+                                     title=f"{self.done}/{self.total} trajectories, "
+                                           f"{self.tests} tests run",
+                                     summary=summary)  # fmt: skip
         except GitHubError as exc:
             log.warning("could not update the check run: %s", redact(str(exc)))
+
+
+def spend_key(job: Job) -> str:
+    """The job's row in the spend table."""
+    return f"job-{job.id}"
+
+
+def _from_fork(pull: PullInfo) -> str:
+    where = pull.head_repo or "a repository that no longer exists"
+    return (f"Quorum cannot run `/quorum fix` on this pull request: its branch lives in "
+            f"{where}, a fork, and Quorum only pushes to branches of this "
+            "repository. Push the branch here and comment `/quorum fix` again, or run "
+            "`quorum solve` locally.")
 
 
 def _no_access(user: str, permission: str) -> str:

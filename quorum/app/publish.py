@@ -14,12 +14,13 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from fnmatch import fnmatch
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from quorum.app.github_ops import GitHubError, PullInfo, RepoClient
 from sandbox.errors import QuorumError
 
+_FILE_MODES = {"000000", "100644", "100755"}  # none (added/deleted), a file, an executable
 _ENV = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
         "LC_ALL": "C"}  # fmt: skip
 
@@ -44,13 +45,25 @@ def branch_for(number: int) -> str:
 
 
 def is_protected(path: str, protected: Sequence[str]) -> bool:
-    """A prefix ending in / protects a folder; any other entry is a path or a glob."""
+    """A rule protects the path it names and everything under it (`.github/workflows` and
+    `.github/workflows/` alike); a rule with `*?[` is a glob. Both sides are compared
+    normalised (no `./`, no doubled or trailing `/`) and case-folded: a rule must not be
+    dodged by spelling (`./.github//Workflows/x.yml`)."""
+    target = _normal(path)
     for rule in protected:
-        if rule.endswith("/") and (path + "/").startswith(rule):
+        pattern = _normal(rule)
+        if not pattern:
+            continue
+        if target == pattern or target.startswith(pattern + "/"):
             return True
-        if path == rule or fnmatch(path, rule):
+        if any(ch in pattern for ch in "*?[") and fnmatchcase(target, pattern):
             return True
     return False
+
+
+def _normal(path: str) -> str:
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+    return "/".join(parts).casefold()
 
 
 def changed_files(clone: Path, base_sha: str, patch: str,
@@ -69,19 +82,24 @@ def changed_files(clone: Path, base_sha: str, patch: str,
             raise PublishError(f"the selected patch does not apply to {base_sha[:12]}: {exc}",
                                hint="the base branch may have moved; run Quorum again") from exc
         _git(tree, "add", "-A")
-        listed = _git(tree, "diff", "--cached", "--name-status", "--no-renames", "-z", base_sha)
-        fields = [f for f in listed.split("\0") if f]
-        changes = dict(zip(fields[1::2], fields[0::2], strict=True))  # path -> status letter
+        changes = _staged(tree, base_sha)  # path -> (old mode, new mode, new blob, status)
         refused = sorted(p for p in changes if is_protected(p, protected))
         if refused:
             raise ProtectedPathError(refused, protected)
+        links = sorted(p for p, (old, new, _, _) in changes.items()
+                       if {old, new} - _FILE_MODES)
+        if links:  # a symlink's "content" read from disk would be the file it points to
+            raise PublishError(f"the selected patch makes or changes a symbolic link or "
+                               f"submodule ({', '.join(links)}); the app only commits "
+                               "regular files, so nothing was pushed",
+                               hint="make that change by hand")
         files: dict[str, str | None] = {}
-        for path, status in changes.items():
+        for path, (_, _, blob, status) in changes.items():
             if status == "D":
                 files[path] = None
                 continue
-            try:
-                files[path] = (tree / path).read_bytes().decode("utf-8")
+            try:  # the staged blob, never the worktree file (which could be a link)
+                files[path] = _git_bytes(tree, "cat-file", "blob", blob).decode("utf-8")
             except UnicodeDecodeError:
                 raise PublishError(f"the selected patch writes {path}, which is not UTF-8 "
                                    "text; the app only commits text files") from None
@@ -118,10 +136,30 @@ def publish_fix(client: RepoClient, pull: PullInfo, *, base_sha: str,
     return sha
 
 
+def _staged(tree: Path, base_sha: str) -> dict[str, tuple[str, str, str, str]]:
+    """What the index changes against `base_sha`: path -> (old mode, new mode, new blob sha,
+    status letter), from `git diff --raw -z` (`:OLD NEW OLDSHA NEWSHA S`, NUL, the path, NUL)."""
+    listed = _git(tree, "diff", "--cached", "--raw", "--no-renames", "--no-abbrev", "-z",
+                  base_sha)
+    fields = listed.split("\0")
+    out: dict[str, tuple[str, str, str, str]] = {}
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not meta.startswith(":"):
+            continue
+        old, new, _old_sha, new_sha, status = meta[1:].split(" ")
+        out[path] = (old, new, new_sha, status[:1])
+    return out
+
+
 def _git(cwd: Path, *args: str) -> str:
+    return _git_bytes(cwd, *args).decode("utf-8", "surrogateescape")
+
+
+def _git_bytes(cwd: Path, *args: str) -> bytes:
     env = {**os.environ, **_ENV}
     proc = subprocess.run(["git", "-c", "safe.directory=*", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+                          capture_output=True, timeout=300, check=False)
     if proc.returncode != 0:
-        raise PublishError(proc.stderr.strip()[-500:] or f"git {args[0]} failed")
+        stderr = proc.stderr.decode("utf-8", "replace").strip()
+        raise PublishError(stderr[-500:] or f"git {args[0]} failed")
     return proc.stdout

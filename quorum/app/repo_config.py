@@ -61,6 +61,11 @@ def load_repo_config(checkout: Path, limits: Limits) -> RepoConfig:
     """The repository's config at `checkout` (defaults when it has none), within `limits`."""
     path = checkout / CONFIG_PATH
     try:
+        if path.is_symlink() or (path.exists() and not _inside(path, checkout)):
+            # repository content: a link would have the app read a file of its own host
+            raise ConfigError("is a symbolic link (or under one); Quorum reads it only as a "
+                              "regular file of the repository", path=CONFIG_PATH,
+                              hint="commit .github/quorum.yml itself, not a link to it")
         config = (
             load_document(path, RepoConfig, what="Quorum config", fmt="yaml")
             if path.is_file()
@@ -70,6 +75,10 @@ def load_repo_config(checkout: Path, limits: Limits) -> RepoConfig:
     except LoadError as exc:
         exc.path = Path(CONFIG_PATH)  # named as the repository knows it, not the clone's path
         raise
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
 
 
 def bound(config: RepoConfig, limits: Limits) -> RepoConfig:

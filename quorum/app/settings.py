@@ -28,6 +28,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "QUORUM_APP_PER_INSTALLATION": ("jobs run at once for one installation", "1"),
     "QUORUM_APP_MODEL": ("the model jobs use unless .github/quorum.yml names one",
                          "the CLI's default"),
+    "QUORUM_APP_VERIFIER_MODEL": (
+        "the execution-free verifier scoring each unique patch (a name `quorum solve "
+        "--verifier-model` takes; it must serve logprobs)", "none"),
+    "QUORUM_APP_MODELS_FILE": (
+        "a models file as `quorum solve --models-file` takes (endpoints, keys' variables, "
+        "prices, logprobs)", "none"),
     "QUORUM_APP_POLL_S": ("how often idle workers look at the queue (seconds)", "2"),
     "DOCKER_HOST": ("the Docker engine sandboxes run on (/readyz pings it)", "the local socket"),
     "QUORUM_APP_MONTHLY_USD": ("dollars one installation may spend per calendar month (UTC)",
@@ -55,6 +61,8 @@ class AppSettings(BaseModel):
     workers: int = Field(default=2, ge=1, le=64)
     per_installation_concurrency: int = Field(default=1, ge=1, le=64)
     model: str | None = None
+    verifier_model: str | None = None  # None: selection without the verifier
+    models_file: Path | None = None
     poll_interval_s: float = Field(default=2.0, gt=0, le=60)
     docker_host: str | None = None  # None: the local socket (DOCKER_HOST unset)
     monthly_usd: float | None = Field(default=None, ge=0)  # per installation (spend.py)
@@ -95,6 +103,8 @@ class AppSettings(BaseModel):
                 workers=_integer(environ, "QUORUM_APP_WORKERS", 2),
                 per_installation_concurrency=_integer(environ, "QUORUM_APP_PER_INSTALLATION", 1),
                 model=environ.get("QUORUM_APP_MODEL") or None,
+                verifier_model=environ.get("QUORUM_APP_VERIFIER_MODEL", "").strip() or None,
+                models_file=_path(environ, "QUORUM_APP_MODELS_FILE"),
                 poll_interval_s=_number(environ, "QUORUM_APP_POLL_S", 2.0),
                 docker_host=environ.get("DOCKER_HOST") or None,
                 monthly_usd=_optional(environ, "QUORUM_APP_MONTHLY_USD", float),
@@ -154,6 +164,11 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+
+
+def _path(environ: Mapping[str, str], name: str) -> Path | None:
+    raw = environ.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
 
 
 def _optional(environ: Mapping[str, str], name: str, kind: type[float] | type[int]) -> Any:

@@ -84,15 +84,17 @@ class SpendBook:
     def month(self) -> str:
         return datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m")
 
-    def remaining(self, installation: int) -> Remaining:
+    def remaining(self, installation: int, *, job: str = "") -> Remaining:
+        """What is left this month; with `job`, as if that job's own row were not there
+        (a resumed job's earlier reservation is its own to replace, not someone else's)."""
         with self._db() as db:
-            return self._remaining(db, installation, self.month(), exclude="")
+            return self._remaining(db, installation, self.month(), exclude=job)
 
     def check(self, installation: int, usd: float | None = None,
-              tokens: int | None = None) -> Remaining:
+              tokens: int | None = None, *, job: str = "") -> Remaining:
         """What is left, or SpendRefused when `usd`/`tokens` (or the minimum a job needs)
         would cross the cap."""
-        left = self.remaining(installation)
+        left = self.remaining(installation, job=job)
         _refuse_if_short(left, usd, tokens)
         return left
 

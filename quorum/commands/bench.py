@@ -54,6 +54,12 @@ def bench_command(
     test_writers: so.TestWriters = so.DEFAULTS["test_writers"],
     solver: so.Solver = so.DEFAULTS["solver"],
     budget_usd: so.BudgetUsd = so.DEFAULTS["budget_usd"],
+    budget_usd_total: Annotated[
+        float | None,
+        typer.Option(min=0, help="Run-wide cap in USD: each instance starts capped at what is "
+                     "left shared over the instances still to start (and --budget-usd); "
+                     "survives a resume."),
+    ] = None,
     budget_tokens: so.BudgetTokens = so.DEFAULTS["budget_tokens"],
     budget_usd_per_trajectory: so.BudgetUsdPerTrajectory = so.DEFAULTS[
         "budget_usd_per_trajectory"
@@ -116,6 +122,7 @@ def bench_command(
         options = BenchOptions(
             out=out, model_name="quorum+" + "+".join(names), workers=workers, grade=grade,
             mirror_dir=repo_mirror, executor=executor.value, ray_address=ray_address,
+            budget_usd_total=budget_usd_total,
             solve=so.build_solve_options(**shared, ca_bundle=bundle),
         )  # fmt: skip
         started = time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from enum import StrEnum
 from typing import Annotated
 
@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from quorum import logs
 from quorum.errors import EXIT_ERROR, fail, format_error, print_error
 from sandbox import images, labels
 from sandbox.docker_client import connect, translate_docker_errors
@@ -57,9 +58,13 @@ def build_base(
     for name in suites:
         if name not in missing:
             console.print(f"[green]✓[/] {images.base_image_tag(name)} already present")
-    # The suites build in parallel: each is mostly waiting on the mirror and on dpkg.
-    with ThreadPoolExecutor(max_workers=max(1, len(missing))) as pool:
+    # The suites build in parallel: each is mostly waiting on the mirror and on dpkg. On a
+    # terminal a bar shows how many are done and the time spent (a build takes minutes).
+    with (logs.progress_bar(console, len(missing), "base images built") as built,
+          ThreadPoolExecutor(max_workers=max(1, len(missing))) as pool):  # fmt: skip
         futures = {s: pool.submit(_build_one, console, s, mirror, pull) for s in missing}
+        for count, _ in enumerate(as_completed(futures.values()), 1):
+            built(count)
     errors = {s: f.exception() for s, f in futures.items() if f.exception() is not None}
     for name, exc in errors.items():  # each suite's error, through the one formatter
         print_error(QuorumError(f"{name}: {format_error(exc)}"))

@@ -39,9 +39,10 @@ from sandbox.errors import QuorumError
 from selection.hybrid import METHODS, SelectConfig
 from selection.matrix import PassMatrix
 from selection.metrics import evaluate, format_metrics, read_labels
-from selection.pipeline import select_group
+from selection.pipeline import Evidence, RunOptions, select_run
 from selection.pool import Group, base_texts, group_by_task, load_pool, read_run_dir
 from selection.result import Selection
+from selection.verifier import Verifier
 
 
 def select_command(
@@ -173,8 +174,10 @@ def select_command(
                     "record": str(record_path(options.out, tid).relative_to(target)),
                 }  # fmt: skip
         selections = asyncio.run(
-            _select_all(groups, config, verifier_model, issues, console, evidence)
-        )
+            _select_all(groups, config, verifier_model, issues, console,
+                        {tid: Evidence(**evidence.get(tid, {}), base_files=files_for.get(tid))
+                         for tid in groups}, vote_only or ())
+        )  # fmt: skip
         for tid, run in runs.items():
             selections[tid].evidence["regression_run"] = run
         label_map: dict[str, bool] = {}
@@ -286,13 +289,23 @@ def _regression_summary(records: dict[str, RegressionRecord]) -> str:
 
 
 async def _select_all(
-    groups, config, verifier_model, issues, console, evidence
+    groups: dict[str, Group], config: SelectConfig, verifier_model: str | None,
+    issues: dict[str, str], console: Console, evidence: dict[str, Evidence],
+    vote_only: list[str] | tuple[str, ...],
 ) -> dict[str, Selection]:
+    """Each instance through selection.pipeline.select_run, offline: no sandbox, the
+    matrices and base files found or built above."""
+    options = RunOptions(selection=config)
+
+    async def one(tid: str, verifier: Verifier | None = None) -> Selection:
+        run = await select_run(
+            tid, groups[tid].candidates, [], None, issues.get(tid, ""), options,
+            known=evidence[tid], vote_only_sources=vote_only, verifier=verifier,
+        )  # fmt: skip
+        return run.selection
+
     if not verifier_model:
-        return {
-            tid: await select_group(g, config=config, **evidence.get(tid, {}))
-            for tid, g in groups.items()
-        }
+        return {tid: await one(tid) for tid in groups}
     from agent.llm import BudgetCaps, Ledger, LLMClient
     from quorum.models import endpoints_for
     from selection.verifier import EndpointVerifier
@@ -302,11 +315,7 @@ async def _select_all(
                        progress=console.print, logprobs=True) as endpoints:  # fmt: skip
         async with LLMClient(endpoints[0], Ledger(BudgetCaps())) as client:
             verifier = EndpointVerifier(client, concurrency=1)
-            for i, (tid, group) in enumerate(sorted(groups.items()), 1):
+            for i, tid in enumerate(sorted(groups), 1):
                 console.print(f"[{i}/{len(groups)}] {tid}")
-                out[tid] = await select_group(
-                    group, config=config, verifier=verifier, issue=issues.get(tid, ""),
-                    **evidence.get(tid, {}),
-                )  # fmt: skip
+                out[tid] = await one(tid, verifier)
     return out
-

@@ -20,6 +20,7 @@ from rich.text import Text
 from quorum.errors import fail
 from quorum.live import own_test_arrow, trajectory_table
 from quorum.report import RunView, build_view
+from quorum.report.allocation import AllocationView
 from quorum.report.view import MatrixView, TrajectoryView, check_run_dir
 from sandbox.errors import QuorumError
 
@@ -100,7 +101,10 @@ def _follow(console: Console, run_dir: Path, view: RunView, trajectory: str | No
 
 # -- drawing -------------------------------------------------------------------------------
 def render(view: RunView, trajectory: str | None = None, following: bool = False) -> RenderableType:
-    parts: list[RenderableType] = [_header(view), _outcome(view, following), _candidates(view)]
+    parts: list[RenderableType] = [_header(view), _outcome(view, following)]
+    if view.allocation is not None:
+        parts.append(_allocation(view.allocation))
+    parts.append(_candidates(view))
     if view.matrix is not None:
         parts.append(_matrix(view.matrix))
     parts.append(_cost(view))
@@ -152,6 +156,19 @@ def _outcome(view: RunView, following: bool) -> Text:
         text.append(f" · {out.method}")
     if out.rationale:
         text.append(f"\n{out.rationale}", style="dim")
+    return text
+
+
+def _allocation(a: AllocationView) -> Text:
+    text = Text.assemble(("allocation ", "bold"), (a.policy, "cyan"), " · ")
+    text.append(f"sampling stopped: {a.stopped}" if a.stopped else "never stopped sampling")
+    planned = "?" if a.planned is None else str(a.planned)
+    text.append(f"\n{a.launched} of {planned} trajectories started", style="dim")
+    if a.not_started is not None:
+        text.append(f" · {a.not_started} never started", style="dim")
+    text.append(f" · {a.cancelled} cancelled", style="dim")
+    if a.cancelled_ids:
+        text.append(f" ({', '.join(a.cancelled_ids)})", style="dim")
     return text
 
 

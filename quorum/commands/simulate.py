@@ -48,6 +48,11 @@ def _recorded(tables: list[Path], runs: list[Path], benches: list[Path],
 
 def simulate_command(
     tables: Annotated[list[Path] | None, typer.Argument(help="Outcome tables (.jsonl).")] = None,
+    table_files: Annotated[
+        list[Path] | None,
+        typer.Option("--table", help="An outcome table (repeatable), e.g. BENCH/outcomes.jsonl, "
+                     "which every `quorum bench` writes."),
+    ] = None,
     from_run: Annotated[
         list[Path] | None, typer.Option(help="A run directory (repeatable) as a table line.")
     ] = None,
@@ -79,6 +84,10 @@ def simulate_command(
         int | None, typer.Option(help="Consensus/adaptive: running at once (default k).")
     ] = None,
     min_gain: Annotated[float, typer.Option(help="Adaptive: stop below this gain.")] = 0.1,
+    independent_tests: Annotated[
+        int, typer.Option(help="Consensus/adaptive: validated tests the agreeing cluster "
+                          "passes that it did not write itself.", min=0)
+    ] = 0,
     policies: Annotated[str, typer.Option(help=f"Comma list of {', '.join(POLICIES)}.")] = (
         "fixed,consensus,adaptive"),
     partial_share: Annotated[float, typer.Option(help="Cost share of a cancelled one.")] = 0.5,
@@ -104,7 +113,8 @@ def simulate_command(
         table = generate(spec)
         params = {"table": "synthetic", **params, "synthetic": spec.model_dump()}
     else:
-        table = _recorded(tables or [], from_run or [], from_bench or [], labels)
+        tables = [*(tables or []), *(table_files or [])]
+        table = _recorded(tables, from_run or [], from_bench or [], labels)
         if not table:
             raise OutcomeTableError("no outcome table given",
                                     hint="name a table, --from-run, --from-bench or --synthetic")
@@ -115,8 +125,8 @@ def simulate_command(
     names = [n.strip() for n in policies.split(",") if n.strip()]
     if not names:
         raise UnknownPolicy("no policy named", hint=f"one of {', '.join(POLICIES)}")
-    options = {"fixed": {}, "consensus": {"k": k, "parallel": parallel},
-               "adaptive": {"k": k, "parallel": parallel, "min_gain": min_gain}}
+    agree = {"k": k, "parallel": parallel, "independent_tests": independent_tests}
+    options = {"fixed": {}, "consensus": agree, "adaptive": {**agree, "min_gain": min_gain}}
     chosen = [make_policy(n, options.get(n)) for n in names]
     config = SimConfig(max_n=max_n, partial_share=partial_share, budget_usd=budget_usd,
                        budget_usd_total=budget_usd_total, use_verifier=verifier)  # fmt: skip

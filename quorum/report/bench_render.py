@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from html import escape
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def write_bench_report(bench_dir: Path, *, out_dir: Path | None = None,
     """bench_report.html for `bench_dir` into `out_dir` (default: the bench directory),
     and each instance's report.html in its run directory where it lacks one. Unless
     `strict`, a failure to render leaves a page saying so instead of raising: the bench's
-    own files are the evidence, and `quorum report BENCH_DIR` rebuilds the page."""
+    own files are the evidence, and `quorum report BENCH_DIR` rebuilds the page. Written
+    elsewhere, its links to the instances' reports lead back into `bench_dir`."""
     target = out_dir or bench_dir
     target.mkdir(parents=True, exist_ok=True)
     try:
@@ -57,6 +59,8 @@ def write_bench_report(bench_dir: Path, *, out_dir: Path | None = None,
             run = bench_dir / row.run_dir if row.run_dir else None
             if run is not None and not (run / HTML).is_file():
                 write_reports(run, strict=strict)
+            if row.report and target.resolve() != bench_dir.resolve():
+                row.report = Path(os.path.relpath(bench_dir / row.report, target)).as_posix()
         html = render_bench_html(view)
     except Exception as exc:
         if strict:

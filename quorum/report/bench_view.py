@@ -22,6 +22,7 @@ from agent.redact import redact
 from envs.candidate import Candidate, content_id
 from envs.repos import read_at_commit
 from quorum.bench import pass_at_k, without_bytecode
+from quorum.report.allocation import build_allocation
 from quorum.scaling import figures
 from sandbox.errors import QuorumError
 from selection.matrix import PassMatrix
@@ -51,6 +52,10 @@ class InstanceRow(_Model):
     confidence: float | None
     error: str | None
     report: str | None  # relative link to the instance's report.html
+    allocation: str | None = None  # the policy (allocation.json); None: fixed or absent
+    allocation_stopped: str | None = None  # why it stopped sampling early
+    allocation_saved: int | None = None  # trajectories not started or cancelled
+    allocation_planned: int | None = None
     run_dir: str | None  # relative to the bench directory
 
 
@@ -335,6 +340,9 @@ def _row(root: Path, inst: _Instance) -> InstanceRow:
     report = inst.run_dir / "report.html"
     has_run = inst.run_dir.is_dir()
     chosen = _str(inst.selection.get("chosen")) if inst.selection else None
+    alloc = build_allocation(_read_json(inst.run_dir / "allocation.json", inst.notes, root),
+                             _dict(_read_json(inst.run_dir / "options.json", inst.notes, root)),
+                             [])  # fmt: skip
     return InstanceRow(
         id=inst.id,
         repo=repo_of(inst.id, inst.task),
@@ -350,6 +358,10 @@ def _row(root: Path, inst: _Instance) -> InstanceRow:
         error=_str(rec.get("error")) or None,
         report=report.relative_to(root).as_posix() if has_run else None,
         run_dir=inst.run_dir.relative_to(root).as_posix() if has_run else None,
+        allocation=_str(alloc.policy) if alloc else None,
+        allocation_stopped=_str(alloc.stopped) if alloc else None,
+        allocation_saved=alloc.saved if alloc else None,
+        allocation_planned=alloc.planned if alloc else None,
     )
 
 

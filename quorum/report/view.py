@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.redact import redact
+from quorum.report.allocation import AllocationView, build_allocation
 from sandbox.errors import QuorumError
 from selection.matrix import ORIGINAL  # the unpatched repository's row
 
@@ -215,6 +216,7 @@ class RunView:
     valid_tests: int | None
     files: dict[str, bool]  # the run directory's files: present or not
     notes: list[str] = field(default_factory=list)  # what could not be read, and why
+    allocation: AllocationView | None = None  # allocation.json: absent under `fixed`
 
     @property
     def solvers(self) -> list[CandidateView]:
@@ -335,6 +337,14 @@ def build_view(run_dir: Path, *, selection_file: Path | None = None) -> RunView:
         _candidate(c, trajectories.get(c["id"]), selection, clusters, matrix_d, regress_d)
         for c in by_id.values()
     ]
+    allocation = build_allocation(  # not listed among the files: a fixed run has none
+        read.json("allocation.json", run_dir / "allocation.json"), options,
+        [c.id for c in candidates if not c.recorded and c.role == "solver"])
+    for cand in candidates:  # a trajectory the policy's stop cut short says so
+        if allocation and cand.id in allocation.cancelled_ids:
+            why = f"cancelled by the {allocation.policy} policy's stop: {allocation.stopped}"
+            cand.exit_status = cand.exit_status or "cancelled"
+            cand.exit_reason = f"{cand.exit_reason}; {why}" if cand.exit_reason else why
     view_matrix = _matrix_view(matrix_d, regress_d, tests, evidence, candidates, clusters)
     timeline, span = _timeline(trajectories, by_id)
     title = _title(_str(task.get("problem_statement")))
@@ -356,6 +366,7 @@ def build_view(run_dir: Path, *, selection_file: Path | None = None) -> RunView:
         valid_tests=valid,
         files=read.files,
         notes=read.notes,
+        allocation=allocation,
     )
 
 

@@ -94,20 +94,23 @@ class World:
         return [*self.github.tokens, self.private_pem.strip(), *key_lines, SECRET]
 
 
-def scripted_endpoints(server: OpenAIStandIn) -> EndpointFactory:
-    """Model names -> endpoints on the scripted server, priced so dollars are spent."""
+def scripted_endpoints(server: OpenAIStandIn, *, logprobs: bool = False) -> EndpointFactory:
+    """Model names -> endpoints on the scripted server, priced so dollars are spent
+    (`logprobs`: they serve a verifier)."""
 
     @contextmanager
     def factory(names: Sequence[str]) -> Iterator[list[Endpoint]]:
         yield [ModelConfig(name=n, base_url=server.base_url, api_key_env=None,
-                           prices=Price(input=1.0, output=2.0)).resolve({}) for n in names]
+                           prices=Price(input=1.0, output=2.0),
+                           supports_logprobs=logprobs).resolve({}) for n in names]
 
     return factory
 
 
 @contextmanager
 def world(tmp_path: Path, *, config: str = CONFIG, monthly_usd: float | None = 5.0,
-          monthly_tokens: int | None = 2_000_000, sandbox: Backend = "docker") -> Iterator[World]:
+          monthly_tokens: int | None = 2_000_000, sandbox: Backend = "docker",
+          verifier_model: str | None = None) -> Iterator[World]:
     private, public = app_keypair()
     key_path = tmp_path / "app.pem"
     key_path.write_text(private)
@@ -117,6 +120,7 @@ def world(tmp_path: Path, *, config: str = CONFIG, monthly_usd: float | None = 5
         webhook_secret=SecretStr(SECRET), db_path=tmp_path / "app.db",
         workdir=tmp_path / "work", model="good-a", allowed_models=("good-a", "good-b", "bad"),
         monthly_usd=monthly_usd, monthly_tokens=monthly_tokens, poll_interval_s=0.1,
+        verifier_model=verifier_model,
     )  # fmt: skip
     with GitHubStandIn() as github, OpenAIStandIn() as models:
         github.add_app(APP_ID, public)
@@ -125,8 +129,9 @@ def world(tmp_path: Path, *, config: str = CONFIG, monthly_usd: float | None = 5
         github.set_permission(REPO, MAINTAINER, "write")
         github.set_permission(REPO, READER, "read")
         settings = settings.model_copy(update={"github_api_url": github.base_url})
-        handler = SolveHandler.from_settings(settings, {}, endpoints=scripted_endpoints(models),
-                                             sandbox=sandbox)
+        handler = SolveHandler.from_settings(
+            settings, {}, endpoints=scripted_endpoints(models),
+            verifiers=scripted_endpoints(models, logprobs=True), sandbox=sandbox)
         yield World(github, models, settings, handler, private, main_sha, tmp_path)
 
 

@@ -56,3 +56,23 @@ def test_a_model_outside_the_allowed_list_is_refused(tmp_path: Path) -> None:
 def test_the_model_refuses_unknown_fields() -> None:
     with pytest.raises(ValueError):
         RepoConfig.model_validate({"n": 1, "push_to": "main"})
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_config_that_is_a_link_out_of_the_repository_is_refused_unread(
+        tmp_path: Path, link: str) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "quorum.yml").write_text("n: 2\nhost_secret_key: 1\n")  # a file of the app's host
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    if link == "file":
+        (repo / ".github").mkdir()
+        (repo / ".github" / "quorum.yml").symlink_to(host / "quorum.yml")
+    else:
+        (repo / ".github").symlink_to(host)
+    with pytest.raises(LoadError) as caught:
+        load_repo_config(repo, LIMITS)
+    text = format_error(caught.value)
+    assert text.startswith(".github/quorum.yml: is a symbolic link")
+    assert "host_secret_key" not in text and str(host) not in text

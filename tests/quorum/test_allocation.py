@@ -62,6 +62,19 @@ def test_consensus_needs_every_validated_test_and_the_same_cluster() -> None:
     assert not isinstance(policy.decide(no_tests), Stop)  # agreement alone is not evidence
 
 
+def test_independent_tests_must_come_from_outside_the_agreeing_cluster() -> None:
+    """t1 and t2 were written by the pair itself; only t3 (given, or another cluster's)
+    checks it independently."""
+    policy = ConsensusPolicy(k=2, independent_tests=2)
+    a = cand("a", "c1", TESTS).model_copy(update={"wrote": ["t1"]})
+    b = cand("b", "c1", TESTS).model_copy(update={"wrote": ["t2"]})
+    assert not isinstance(policy.decide(state(a, b)), Stop)
+    assert isinstance(ConsensusPolicy(k=2, independent_tests=1).decide(state(a, b)), Stop)
+    other = cand("c", "c2", ["t1"]).model_copy(update={"wrote": ["t2"]})  # wrote it too
+    decision = policy.decide(state(a, b.model_copy(update={"wrote": []}), other))
+    assert isinstance(decision, Stop) and "(2 written outside it)" in decision.reason
+
+
 def test_consensus_does_not_stop_while_a_rival_fix_passes_the_same_tests() -> None:
     policy = ConsensusPolicy(k=2)
     rival = state(cand("a", "c1", TESTS), cand("b", "c1", TESTS), cand("c", "c2", TESTS))

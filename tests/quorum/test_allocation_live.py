@@ -11,6 +11,7 @@ from pathlib import Path
 from agent.llm import ModelConfig
 from agent.rollout import RolloutConfig
 from envs.sources.local import task_from_local
+from quorum.allocating import read_allocation
 from quorum.solve import SolveOptions, solve
 from tests.agent.scripted import solver_script
 from tests.helpers.openai_standin import OpenAIStandIn, Reply
@@ -58,3 +59,12 @@ def test_consensus_stops_early_and_spends_less_than_fixed(tmp_path: Path) -> Non
     spent = json.loads((tmp_path / "consensus" / "run" / "cost.json").read_text())
     assert "r0-t2" in spent["by_trajectory"]  # the cancelled one's calls are counted
     assert (tmp_path / "consensus" / "run" / "trajectories" / "r0-t2.json").is_file()
+    # what a bench record carries (InstanceRecord.allocation), read from allocation.json:
+    # t0, t1, t2 launched, t2 cancelled when t1 agreed, t3 never started
+    summary = read_allocation(tmp_path / "consensus" / "run", 4, [0.5, 0.5])
+    assert summary is not None and summary.policy == "consensus"
+    assert summary.stopped == record["stopped"]
+    assert (summary.max_n, summary.launched, summary.finished) == (4, 3, 2)
+    assert (summary.cancelled, summary.never_started, summary.saved) == (1, 1, 2)
+    assert summary.saved_usd_estimate == 1.0
+    assert read_allocation(tmp_path / "fixed" / "run", 4) is None

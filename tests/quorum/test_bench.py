@@ -1,6 +1,7 @@
 """`quorum bench` on two micro-tasks with scripted models in real Docker sandboxes: one
-instance solved, one wrongly; predictions in the official format; grading, metrics; and a
-second run resumes (the finished instance is skipped, the model is not asked again)."""
+instance solved, one wrongly; predictions in the official format; grading, metrics; a
+second run resumes (the finished instance is skipped, the model is not asked again); the
+outcome table it leaves replays in `quorum simulate`."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def test_bench_solves_grades_and_resumes(tmp_path: Path) -> None:
         server.script_for("m", *BASKET)
         first = asyncio.run(run_bench(instances[:1], [endpoint], options))
         assert first["done_instances"] == 1 and first["resolved_instances"] == 0
+        assert len((tmp_path / "bench" / "outcomes.jsonl").read_text().splitlines()) == 1
         server.script_for("m", *WINDOWS)  # only the unfinished instance may use it
         report = asyncio.run(run_bench(instances, [endpoint], options))
         assert server.pending == 0
@@ -82,6 +84,17 @@ def test_bench_solves_grades_and_resumes(tmp_path: Path) -> None:
     for inst in instances:
         link = f"runs/{inst.instance_id}/report.html"
         assert f'href="{link}"' in html and (tmp_path / "bench" / link).is_file()
+    # outcomes.jsonl, rewritten by the resumed run with both instances, graded as the bench
+    # graded them: `quorum simulate` replays it, and fixed at N = 1 gets the bench's rate
+    table = tmp_path / "bench" / "outcomes.jsonl"
+    rows = [json.loads(x) for x in table.read_text().splitlines()]
+    assert [r["instance_id"] for r in rows] == ["micro__basket-1", "micro__windows-1"]
+    assert [[c["resolved"] for c in r["candidates"]] for r in rows] == [[False], [True]]
+    replay = CliRunner().invoke(app, ["simulate", "--table", str(table), "--max-n", "1"])
+    assert replay.exit_code == 0, replay.output
+    values = dict(line.split("=", 1) for line in replay.output.splitlines() if "=" in line)
+    assert float(values["fixed_accuracy"]) == report["resolve_rate"]
+    assert all(r.allocation is None for r in read_records(tmp_path / "bench").values())
 
 
 @pytest.mark.docker

@@ -18,9 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 from quorum.cli import app
-from quorum.report.bench_render import BENCH_HTML, write_bench_report
+from quorum.report.bench_render import BENCH_HTML, render_bench_html, write_bench_report
 from quorum.report.bench_view import build_bench_view
 from quorum.report.plots import fit_coverage
+from tests.helpers.allocated_run import STOP, write_record
 from tests.helpers.chromium import Chromium, png_stats
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -109,7 +110,7 @@ def test_repositories_and_instance_links(bench: Path) -> None:
         assert (bench / link).is_file() and "<!doctype html>" in (bench / link).read_text()
 
 
-def test_the_page_is_self_contained_and_deterministic(bench: Path, tmp_path: Path) -> None:
+def test_the_page_is_self_contained_and_deterministic(bench: Path) -> None:
     html = (bench / BENCH_HTML).read_text()
     assert len(re.findall(r"<svg\b", html)) == PLOTS
     assert len(re.findall(r'<svg [^>]*viewBox="[^"]+"[^>]*width="100%"', html)) == PLOTS
@@ -121,9 +122,22 @@ def test_the_page_is_self_contained_and_deterministic(bench: Path, tmp_path: Pat
     assert len(ids) == len(set(ids))  # five figures' ids, prefixed apart
     refs = re.findall(r'(?:href="#|url\(#)([^")]+)', html)
     assert refs and set(refs) <= set(ids)  # markers, clip paths and the contents resolve
-    again = tmp_path / "again"
-    write_bench_report(bench, out_dir=again, strict=True)
-    assert (again / BENCH_HTML).read_text() == html  # same bench, same bytes
+    write_bench_report(bench, strict=True)
+    assert (bench / BENCH_HTML).read_text() == html  # same bench, same bytes
+
+
+def test_a_page_written_elsewhere_links_back_to_the_instances(bench: Path, tmp_path: Path
+                                                              ) -> None:  # fmt: skip
+    elsewhere = tmp_path / "site" / "reports"
+    result = CliRunner().invoke(app, ["report", str(bench), "--out", str(elsewhere)])
+    assert result.exit_code == 0, result.output
+    html = (elsewhere / BENCH_HTML).read_text()
+    links = re.findall(r'<a href="([^"]+)" data-instance-report>', html)
+    assert len(links) == len(_records(bench)) and all(link.startswith("../") for link in links)
+    for link, rec in zip(links, _records(bench), strict=True):  # resolves as a browser would
+        target = (elsewhere / link).resolve()
+        assert target == (bench / "runs" / rec["instance_id"] / "report.html").resolve()
+        assert target.is_file()
 
 
 def test_the_coverage_fit_recovers_a_power_law() -> None:
@@ -176,6 +190,26 @@ def test_older_and_damaged_benches_render_with_absent_fields(tmp_path: Path, mak
         view = build_bench_view(root)
         assert any("bench.jsonl line 6 is not JSON" in n for n in view.notes)
         assert "x__y-1" in [i.id for i in view.instances] and "x/y" in html
+
+
+def test_each_instance_says_what_its_allocation_policy_saved(bench: Path, tmp_path: Path
+                                                             ) -> None:  # fmt: skip
+    assert "data-allocation" not in (bench / BENCH_HTML).read_text()  # no policy: no column
+    root = Path(shutil.copytree(BENCH, tmp_path / "b"))
+    first = _records(root)[0]["instance_id"]
+    options = json.loads((root / "runs" / first / "options.json").read_text())
+    options["rollout"]["n"] = 6
+    (root / "runs" / first / "options.json").write_text(json.dumps(options))
+    write_record(root / "runs" / first, "adaptive")  # four of six started, one cancelled
+    view = build_bench_view(root)
+    row = next(i for i in view.instances if i.id == first)
+    assert (row.allocation, row.allocation_planned) == ("adaptive", 6)
+    assert row.allocation_saved == 2 + 1
+    assert row.allocation_stopped == STOP.removeprefix("stopped: ")
+    html = render_bench_html(view)
+    cells = re.findall(r'data-allocation="([^"]*)"', html)
+    assert cells == ["adaptive"] + [""] * (len(view.instances) - 1)
+    assert "adaptive · saved <span data-saved>3</span> of 6" in html
 
 
 def test_quorum_report_tells_a_bench_from_a_run(tmp_path: Path) -> None:

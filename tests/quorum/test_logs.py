@@ -108,6 +108,51 @@ def test_an_error_with_log_json_is_a_json_line(tmp_path: Path) -> None:
     assert errors and errors[0]["level"] == "error" and errors[0]["message"].startswith("error: ")
 
 
+def _json_lines(stderr: str) -> list[dict]:
+    lines = [json.loads(line) for line in stderr.splitlines()]  # every line is JSON
+    assert lines and all({"ts", "level", "logger", "message"} <= set(x) for x in lines)
+    return lines
+
+
+@pytest.mark.parametrize("args", [["select", "nowhere.jsonl", "--bogus", "--log-json"],
+                                  ["--bogus", "--log-json", "select"]],
+                         ids=["command-option", "group-option"])  # fmt: skip
+def test_a_usage_error_with_log_json_is_json_lines(args: list[str], tmp_path: Path) -> None:
+    done = _quorum(*args, cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    lines = _json_lines(done.stderr)
+    assert lines[0]["level"] == "error"
+    assert lines[0]["message"] == "error: No such option: --bogus" + (
+        " (Possible options: --out)" if args[0] == "select" else "")
+    assert lines[1]["level"] == "error" and lines[1]["message"].startswith("  hint: see `")
+    human = CliRunner().invoke(app, [a for a in args if a != "--log-json"])
+    assert human.exit_code == 1 and human.stderr.startswith("error: No such option: --bogus")
+
+
+def test_an_unexpected_error_is_one_line_or_json_with_its_traceback(tmp_path: Path) -> None:
+    """stdout on a full disk (/dev/full): an OSError no command expects, caught at the top."""
+    run = Path(shutil.copytree(RUN_SMALL, tmp_path / "run"))
+    args = ["select", str(run), "--out", str(tmp_path / "out")]
+    for json_lines in (False, True):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "quorum.cli", *args,
+                                   *(["--log-json"] if json_lines else [])], cwd=ROOT,
+                                  stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+                                  check=False)  # fmt: skip
+        assert done.returncode == 1
+        if not json_lines:
+            assert done.stderr.splitlines()[-2:] == [
+                "error: OSError: [Errno 28] No space left on device",
+                "  hint: an unexpected error: a Quorum bug; please report it with the command line"]
+            assert "Traceback" not in done.stderr
+            continue
+        errors = [x for x in _json_lines(done.stderr) if x["level"] == "error"]
+        assert [x["message"] for x in errors[:2]] == [
+            "error: OSError: [Errno 28] No space left on device",
+            "  hint: an unexpected error: a Quorum bug; please report it with the command line"]
+        assert errors[2]["logger"] == "quorum.error" and "select_command" in errors[2]["exc"]
+
+
 def test_a_progress_bar_only_on_a_terminal() -> None:
     from rich.console import Console
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from quorum.cli import app
 from quorum.report import build_view, render_html, render_markdown, write_reports
+from tests.helpers.allocated_run import CANCELLED, STOP, allocated
 from tests.helpers.chromium import Chromium, png_stats, run_cli
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run_small"
@@ -283,6 +284,30 @@ def test_abstention_and_refusals_are_plain(run: Path) -> None:
     assert "2 call(s) refused by the budget" in md
 
 
+def test_an_allocation_policy_says_why_it_stopped_and_what_it_saved(run: Path) -> None:
+    allocated(run)
+    result = CliRunner().invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    html, md = (run / "report.html").read_text(), (run / "report.md").read_text()
+    dom = _dom(html)
+    [block] = dom.having("data-policy")
+    assert block["data-policy"] == "consensus"
+    stop = STOP.removeprefix("stopped: ")
+    assert f"<span data-stopped>{stop}</span>" in html
+    assert "<b data-not-started>2</b> never started" in html  # N = 6, four started
+    assert "<b data-cancelled>1</b> cancelled while running" in html
+    assert [d["data-decision"] for d in dom.having("data-decision")] == [
+        "launch", "wait", "launch", "launch", "stop"]
+    [row] = re.findall(rf'data-candidate="{CANCELLED}">(.*?)</tr>', html, re.S)
+    assert '<span class="pill cancelled">cancelled</span>' in row  # its exit, from the stop
+    assert (f"**Allocation:** consensus policy; sampling stopped: {stop}. 4 of 6 trajectories "
+            f"started, 2 never started, 1 cancelled while running ({CANCELLED}).") in md
+    fixed = build_view(FIXTURE)  # no allocation.json: nothing about allocation anywhere
+    assert fixed.allocation is None and not _dom(render_html(fixed)).having("data-policy")
+    assert "Allocation" not in render_html(fixed) and "Allocation" not in render_markdown(fixed)
+    assert "cancelled" not in render_markdown(fixed)
+
+
 def test_cost_falls_back_to_the_spend_journal(run: Path) -> None:
     full = build_view(run).cost
     (run / "cost.json").unlink()
@@ -344,6 +369,8 @@ def test_chromium_shows_it_at_phone_and_desktop_widths(run: Path, tmp_path: Path
     shutil.copytree(FIXTURE, old)
     _old_minimal(old)
     write_reports(old)
+    policy = allocated(Path(shutil.copytree(FIXTURE, tmp_path / "allocated")))
+    write_reports(policy)
     n_rows, n_cols = _expected_matrix(run)
     with Chromium() as browser:
         for width in (1280, 390):
@@ -364,6 +391,10 @@ def test_chromium_shows_it_at_phone_and_desktop_widths(run: Path, tmp_path: Path
             assert page.evaluate(scroll) == [width, width], "an opened diff or step overflows"
             page = browser.open(old / "report.html", width=width)
             assert page.problems == [] and page.evaluate(scroll) == [width, width]
+            page = browser.open(policy / "report.html", width=width)  # its decisions opened
+            page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            assert page.problems == [] and page.evaluate(scroll) == [width, width]
+            assert page.evaluate("document.querySelectorAll('[data-decision]').length") == 5
 
 
 def test_a_renderer_bug_never_costs_the_run(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ from envs.candidate import Candidate, ReproTest, TestOutcome
 from quorum.cli import app
 from quorum.live import SolveView
 from quorum.report import build_view
+from tests.helpers.allocated_run import CANCELLED, STOP, allocated
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run_small"
 COLUMNS, LINES = 100, 50
@@ -186,6 +187,20 @@ def test_no_follow_draws_a_running_run_once(run: Path, flag: str | None) -> None
     assert "running — no selection.json yet; --follow redraws it" in result.output
     assert "candidates (4 solvers, 2 test writers)" in result.output
     assert max(len(line) for line in result.output.splitlines()) <= 120
+
+
+def test_show_says_why_the_allocation_policy_stopped(run: Path) -> None:
+    allocated(run)
+    result = CliRunner().invoke(app, ["show", str(run), "--width", "200"])
+    assert result.exit_code == 0, result.output
+    assert f"allocation consensus · sampling stopped: {STOP.removeprefix('stopped: ')}" in (
+        result.output)
+    assert f"4 of 6 trajectories started · 2 never started · 1 cancelled ({CANCELLED})" in (
+        result.output)
+    [row] = [line for line in result.output.splitlines() if line.strip().startswith(CANCELLED)]
+    assert "cancelled" in row  # its status in the candidates table
+    plain = CliRunner().invoke(app, ["show", str(FIXTURE), "--width", "200"])
+    assert "allocation" not in plain.output and "cancelled" not in plain.output
 
 
 def test_solve_live_table_still_draws() -> None:

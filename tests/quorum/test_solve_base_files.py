@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from envs.candidate import Candidate
-from quorum.solve import _base_files
 from sandbox.errors import SandboxError
+from selection.pipeline import base_files as _base_files
 
 PATCH = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
 

@@ -145,3 +145,19 @@ def test_closed_sandbox_refuses_work(sandbox: Sandbox) -> None:
     sandbox.close()
     with pytest.raises(SandboxClosed):
         sandbox.exec("true", timeout=5)
+
+
+def test_local_commands_never_see_host_credentials(tmp_path, monkeypatch) -> None:
+    """The local backend runs on the host: an agent's `env` must not show the host's keys."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-host-secret-1")
+    monkeypatch.setenv("QUORUM_WEBHOOK_SECRET", "hook-secret-2")
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "tok-3")
+    monkeypatch.setenv("QUORUM_HARMLESS_SETTING", "kept")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    with LocalSandbox(repo, warn=False) as box:
+        shown = box.exec("env", timeout=30).stdout
+    assert "QUORUM_HARMLESS_SETTING=kept" in shown and "PATH=" in shown
+    for secret in ("sk-host-secret-1", "hook-secret-2", "tok-3"):
+        assert secret not in shown
