@@ -47,6 +47,13 @@ def _quorum() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "quorum.cli"]
 
 
+def _as_a_foreground_job() -> None:
+    """Ctrl-C's disposition as a shell's foreground job has it. A test run started in the
+    background (`cmd &` without job control) inherits SIGINT ignored, and Python then keeps
+    it ignored, so the Ctrl-C test would hang there though `quorum show` is right."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Terminal:
     """`quorum ARGS` with a pseudo-terminal as its stdin, stdout and stderr."""
 
@@ -58,7 +65,8 @@ class Terminal:
         for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
             env.pop(name, None)
         self.proc = subprocess.Popen(
-            [*_quorum(), *args], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+            [*_quorum(), *args], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
+            preexec_fn=_as_a_foreground_job,
         )
         os.close(slave)
         self.master = master
