@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Literal
@@ -47,8 +47,10 @@ class RolloutConfig(BaseModel):
     variants: list[str] = Field(default_factory=lambda: list(prompts.VARIANTS))
     shown_from_previous_round: int = Field(2, ge=0)
     limits: AgentLimits = Field(default_factory=AgentLimits)
-    solver: Literal["agent", "agentless", "mixed"] = Field(
-        "agent", description="agent loop, agentless pipeline, or mixed (they alternate)"
+    solver: Literal["auto", "agent", "agentless", "mixed"] = Field(
+        "auto", description="auto (agentless for a model whose config says size = small, "
+        "the agent loop for the rest), agent loop, agentless pipeline, or mixed (they "
+        "alternate)"
     )
     agentless: AgentlessConfig = Field(default_factory=AgentlessConfig)
 
@@ -64,29 +66,34 @@ class RolloutEvents:
 
 
 def plan_round(
-    task: Task, round_: int, config: RolloutConfig, models: Sequence[str]
-) -> list[TrajectorySpec]:
-    """Deterministic ids and knobs, so a resumed run plans the same trajectories."""
+    task: Task, round_: int, config: RolloutConfig, models: Sequence[str],
+    small_models: Collection[str] = (),
+) -> list[TrajectorySpec]:  # fmt: skip
+    """Deterministic ids and knobs, so a resumed run plans the same trajectories.
+    `small_models` are the models `auto` gives the agentless pipeline."""
     specs = []
     total = config.n + config.test_writers
     for i in range(total):
         role = "solver" if i < config.n else "test_writer"
+        model = models[i % len(models)]
         specs.append(
             TrajectorySpec(
                 id=f"r{round_}-{'t' if role == 'solver' else 'w'}{i}",
                 task_id=task.id,
-                model=models[i % len(models)],
+                model=model,
                 temperature=config.temperatures[i % len(config.temperatures)],
                 prompt_variant=config.variants[i % len(config.variants)],
                 round=round_,
                 role=role,
-                solver=_solver_for(config.solver, i),
+                solver=_solver_for(config.solver, i, small=model in small_models),
             )
         )
     return specs
 
 
-def _solver_for(choice: str, index: int) -> str:
+def _solver_for(choice: str, index: int, *, small: bool) -> str:
+    if choice == "auto":
+        return "agentless" if small else "agent"
     if choice == "mixed":
         return "agent" if index % 2 == 0 else "agentless"
     return choice
@@ -114,6 +121,7 @@ async def run_rollouts(
     asyncio.get_running_loop().set_default_executor(pool)
     by_model = {client.config.name: client for client in clients}
     models = [client.config.name for client in clients]
+    small_models = {c.config.name for c in clients if c.config.size == "small"}
     summary = await asyncio.to_thread(repo_summary, task)
     gate = asyncio.Semaphore(config.concurrency)
     # Sandboxes start ahead of their trajectory (up to one extra wave), so a trajectory
@@ -123,7 +131,7 @@ async def run_rollouts(
     all_candidates: list[Candidate] = []
     previous: list[Candidate] = []
     for round_ in range(config.rounds):
-        specs = plan_round(task, round_, config, models)
+        specs = plan_round(task, round_, config, models, small_models)
 
         async def one(spec: TrajectorySpec, shown: list[Candidate]) -> Candidate | None:
             if spec.id in done and _kept(store.finished_trajectory(spec.id)):

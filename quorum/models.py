@@ -59,6 +59,7 @@ def embedded_config(base_url: str, name: str, n_ctx: int, *, logprobs: bool) -> 
         api_key_env=None,
         free=True,  # runs on this machine: tokens are counted, dollars are not
         supports_tools=False,  # a 1.5B model keeps to the text protocol far better
+        size="small",  # --solver auto: agentless, which a 1.5B model can follow
         supports_logprobs=logprobs,
         context_window=n_ctx,
         max_output_tokens=1024,

@@ -45,6 +45,10 @@ class ModelConfig(BaseModel):
     supports_tools: bool = Field(default=True, description="native tool calls; else the text "
                                  "action protocol is used")
     supports_logprobs: bool = Field(default=False, description="returns top_logprobs")
+    size: Literal["small", "large"] | None = Field(
+        default=None, description="small: the tool-using agent loop asks too much of it, so "
+        "`--solver auto` gives its trajectories the agentless pipeline (the embedded model is "
+        "small); large or unset: the agent loop")
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
         default="max_tokens",
         description="request field bounding the output; o-series models need "

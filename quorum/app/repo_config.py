@@ -26,7 +26,7 @@ class RepoConfig(BaseModel):
     budget_tokens: int | None = Field(None, ge=0, description="tokens one job may spend")
     n: int = Field(4, gt=0, description="solver trajectories per round")
     rounds: int = Field(1, gt=0, description="refinement rounds")
-    solver: Literal["agent", "agentless", "mixed"] = "agent"
+    solver: Literal["auto", "agent", "agentless", "mixed"] = "auto"
     models: list[str] = Field(default_factory=list, description="from the app's allowed list")
     setup: list[str] = Field(default_factory=list, description="commands installing the repo")
     test_command: str | None = Field(None, description="how the repository's tests run")

@@ -11,10 +11,13 @@ handler decides (it ignores them) and the delivery is on record.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+log = logging.getLogger(__name__)
 
 LABEL = "quorum"
 COMMAND = "/quorum"
@@ -47,7 +50,11 @@ def trigger_from_event(event: str, payload: Any) -> Trigger | None:
     """The job a delivery asks for, or None (not for us). Never raises."""
     try:
         return _trigger(event, payload)
-    except (TypeError, ValueError, KeyError, AttributeError):  # pragma: no cover - belt
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # A payload shape the typed reads did not foresee: a bug of ours, never the
+        # sender's; it is logged (type only, never the payload) and the delivery ignored.
+        log.warning("ignoring a %s delivery this code cannot read (%s)", event,
+                    type(exc).__name__)  # fmt: skip
         return None
 
 

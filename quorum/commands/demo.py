@@ -14,6 +14,7 @@ from rich.console import Console
 from agent.loop import AgentLimits
 from agent.rollout import RolloutConfig
 from envs.examples import DEMO, materialize_example
+from quorum.commands.solve_options import SOLVERS
 from quorum.demo import grade_demo, record, summary
 from quorum.errors import fail
 from quorum.live import SolveView
@@ -37,8 +38,8 @@ def demo_command(
     solver: Annotated[
         str,
         typer.Option(help="agentless (default: the fixed pipeline the small embedded model "
-                     "keeps to; in the agent loop it rarely produces a patch), agent, or "
-                     "mixed (they alternate)."),
+                     "keeps to; in the agent loop it rarely produces a patch), auto (by "
+                     "the model's size), agent, or mixed (they alternate)."),
     ] = "agentless",
     sandbox: Annotated[str, typer.Option(help="docker, or local (no isolation).")] = "docker",
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
@@ -50,8 +51,8 @@ def demo_command(
     trajectories, select a patch or abstain, then grade every candidate on hidden tests that
     no agent saw. With the small embedded model a fix is a measurement, not a promise."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    if solver not in ("agent", "agentless", "mixed"):
-        raise fail(QuorumError(f"--solver must be agent, agentless or mixed: {solver!r}"),
+    if solver not in SOLVERS:
+        raise fail(QuorumError(f"--solver must be one of {', '.join(SOLVERS)}: {solver!r}"),
                    console)  # fmt: skip
     run_dir = out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     try:

@@ -23,7 +23,7 @@ from quorum.solve import SolveOptions
 from sandbox.errors import QuorumError
 from selection.hybrid import METHODS, SelectConfig
 
-SOLVERS = ("agent", "agentless", "mixed")
+SOLVERS = ("auto", "agent", "agentless", "mixed")
 TEST_NETWORKS = ("none", "bridge")
 SELECT_METHODS = tuple(m for m in METHODS if m != "random")
 
@@ -32,8 +32,10 @@ Rounds = Annotated[int, typer.Option(help="Refinement rounds.", min=1)]
 TestWriters = Annotated[int, typer.Option(help="Extra trajectories that only write tests.", min=0)]
 Solver = Annotated[
     str,
-    typer.Option(help="agent (tool-using loop), agentless (fixed pipeline, for small "
-                 "models), or mixed (they alternate)."),
+    typer.Option(help="auto (the default: agentless for a model whose config says size = "
+                 "\"small\", as the embedded model's does, the agent loop for the rest), "
+                 "agent (tool-using loop), agentless (fixed pipeline, for small models), or "
+                 "mixed (they alternate)."),
 ]  # fmt: skip
 BudgetUsd = Annotated[
     float | None,
@@ -64,6 +66,11 @@ VerifierModel = Annotated[
 SelectionAgent = Annotated[
     bool, typer.Option(help="Let the first model write tests to tell the top patches apart.")
 ]
+ProbeBehaviour = Annotated[
+    bool,
+    typer.Option(help="Let the first model write probe calls that every distinct patch "
+                 "runs: patches that behave alike vote as one fix."),
+]  # fmt: skip
 SelectMethod = Annotated[
     str, typer.Option(help=f"Selection: {', '.join(SELECT_METHODS)}.")
 ]
@@ -98,7 +105,7 @@ def build_solve_options(
     n: int = 4,
     rounds: int = 1,
     test_writers: int = 0,
-    solver: str = "agent",
+    solver: str = "auto",
     budget_usd: float | None = None,
     budget_tokens: int | None = None,
     budget_usd_per_trajectory: float | None = None,
@@ -106,6 +113,7 @@ def build_solve_options(
     models_file: Path | None = None,
     verifier_model: str | None = None,
     selection_agent: bool = False,
+    probe_behaviour: bool = False,
     select_method: str = "cascade",
     abstain_below: float = 0.5,
     concurrency: int = 4,
@@ -128,6 +136,7 @@ def build_solve_options(
         budget_usd=budget_usd, budget_tokens=budget_tokens,
         budget_usd_per_trajectory=budget_usd_per_trajectory,
         selection_agent=selection_agent,
+        probe_behaviour=probe_behaviour,
         selection=SelectConfig(method=select_method, threshold=abstain_below),  # type: ignore[arg-type]
         test_network=test_network,  # type: ignore[arg-type]
         allocation=allocation,  # type: ignore[arg-type]
@@ -138,7 +147,9 @@ def build_solve_options(
 def check_choices(values: Mapping[str, Any]) -> None:
     """Refuse a choice option's unknown value (QuorumError naming the flag)."""
     if values["solver"] not in SOLVERS:
-        raise QuorumError(f"--solver must be agent, agentless or mixed: {values['solver']!r}")
+        raise QuorumError(
+            f"--solver must be auto, agent, agentless or mixed: {values['solver']!r}"
+        )
     if values["select_method"] not in SELECT_METHODS:
         raise QuorumError(f"--select-method must be one of {', '.join(SELECT_METHODS)}")
     if values["test_network"] not in TEST_NETWORKS:

@@ -13,27 +13,23 @@ from quorum.app.publish import (
     changed_files,
     is_protected,
 )
+from tests.helpers.staged_diff import staged_diff
 from tests.sandbox.conftest import make_repo
-
-GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
 
 
 def _diff(repo: Path, edit: dict[str, str | None]) -> str:
-    """The patch of `edit` made in a scratch copy, as an agent's `git diff` would give it."""
-    scratch = repo.parent / "scratch"
-    subprocess.run(["git", "clone", "-q", str(repo), str(scratch)], check=True)
-    for path, text in edit.items():
-        target = scratch / path
-        if text is None:
-            target.unlink()
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
-    subprocess.run(["git", "-C", str(scratch), "add", "-A"], check=True)
-    out = subprocess.run(["git", "-C", str(scratch), "diff", "--cached"], check=True,
-                         capture_output=True, text=True).stdout
-    subprocess.run(["rm", "-rf", str(scratch)], check=True)
-    return out
+    """The patch of `edit` (path -> new text, None to delete)."""
+
+    def write(scratch: Path) -> None:
+        for path, text in edit.items():
+            target = scratch / path
+            if text is None:
+                target.unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+
+    return staged_diff(repo, write)
 
 
 def _head(repo: Path) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from quorum.app.publish import ProtectedPathError, PublishError, changed_files, is_protected
+from tests.helpers.staged_diff import staged_diff
 from tests.sandbox.conftest import make_repo
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -27,16 +28,13 @@ def _repo_with_workflow(root: Path) -> tuple[Path, str]:
 
 
 def _patch(repo: Path, *commands: list[str]) -> str:
-    """The staged diff after running `commands` (argv, in a scratch clone)."""
-    scratch = repo.parent / "scratch"
-    subprocess.run(["git", "clone", "-q", str(repo), str(scratch)], check=True)
-    for argv in commands:
-        subprocess.run(argv, cwd=scratch, check=True)
-    subprocess.run(["git", "-C", str(scratch), "add", "-A"], check=True)
-    out = subprocess.run(["git", "-C", str(scratch), "diff", "--cached"], check=True,
-                         capture_output=True, text=True).stdout
-    subprocess.run(["rm", "-rf", str(scratch)], check=True)
-    return out
+    """The staged diff after running `commands` (argv) in a scratch clone."""
+
+    def run(scratch: Path) -> None:
+        for argv in commands:
+            subprocess.run(argv, cwd=scratch, check=True)
+
+    return staged_diff(repo, run)
 
 
 def test_a_symlink_to_a_host_file_is_refused_and_its_target_never_read(tmp_path: Path) -> None:

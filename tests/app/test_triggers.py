@@ -162,3 +162,21 @@ def test_githubs_own_example_deliveries_are_not_triggers() -> None:
     for event, payload in examples:
         for as_event in (event, "issues", "issue_comment"):  # even sent under our events
             assert trigger_from_event(as_event, payload) is None, (event, as_event)
+
+
+def test_an_unforeseen_read_error_is_logged_without_the_payload(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The belt behind the typed reads: a bug of ours there ignores the delivery and says
+    so in the log, naming the error's type but never the payload's content."""
+    import quorum.app.triggers as triggers
+
+    def broken(event: str, payload: Any) -> None:
+        raise KeyError("a field this code assumed")
+
+    monkeypatch.setattr(triggers, "_trigger", broken)
+    payload = issue_comment(body="/quorum solve secret-looking-text-123")
+    with caplog.at_level("WARNING", logger="quorum.app.triggers"):
+        assert trigger_from_event("issue_comment", payload) is None
+    assert "KeyError" in caplog.text and "issue_comment" in caplog.text
+    assert "secret-looking-text-123" not in caplog.text

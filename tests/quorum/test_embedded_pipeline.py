@@ -24,8 +24,9 @@ TOKEN_CAP = 40_000
 def test_a_small_run_leaves_a_whole_record(tmp_path: Path, embedded_cache: Path) -> None:
     task = materialize_example(DEMO, tmp_path / "repo").model_copy(update={"setup": EXAMPLE_SETUP})
     options = SolveOptions(
-        rollout=RolloutConfig(
-            n=2, concurrency=2, limits=AgentLimits(max_steps=3, max_output_tokens=384)
+        rollout=RolloutConfig(  # the agent loop's record, explicitly (auto: agentless)
+            n=2, concurrency=2, limits=AgentLimits(max_steps=3, max_output_tokens=384),
+            solver="agent",
         ),
         budget_tokens=TOKEN_CAP,
     )

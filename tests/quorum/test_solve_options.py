@@ -61,7 +61,7 @@ def test_shared_values_become_solve_options() -> None:
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--solver", "big", "--solver must be agent, agentless or mixed"),
+        ("--solver", "big", "--solver must be auto, agent, agentless or mixed"),
         ("--select-method", "random", "--select-method must be one of"),
         ("--test-network", "wifi", "--test-network must be none or bridge, not 'wifi'"),
     ],

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from agent.rollout import RolloutConfig, plan_round
+from envs.task import Task
 from quorum.cli import app
+from quorum.models import embedded_config
 from tests.helpers.openai_standin import OpenAIStandIn, Reply
 from tests.sandbox.conftest import make_repo
 
@@ -38,3 +41,47 @@ def test_solver_agentless_from_the_command_line(tmp_path: Path) -> None:
 def test_an_unknown_solver_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["solve", str(tmp_path), "--issue", "x", "--solver", "big"])
     assert result.exit_code == 1 and "--solver must be" in result.output
+
+
+def test_auto_is_the_default_and_gives_a_small_model_the_agentless_pipeline(
+    tmp_path: Path,
+) -> None:
+    """No --solver: a model whose config says size = "small" gets agentless (the three
+    agentless replies: localise, test, edit); its trajectory records the solver it ran."""
+    repo = make_repo(tmp_path / "repo")
+    with OpenAIStandIn() as server:
+        server.script_for("small", Reply.text("pkg/calc.py"), Reply.text(TEST), Reply.text(FIX))
+        models = tmp_path / "models.toml"
+        models.write_text(
+            f'[models.small]\nbase_url = "{server.base_url}"\nfree = true\n'
+            'api_key_env = "QUORUM_TEST_KEY"\nsize = "small"\n'
+        )
+        result = CliRunner(env={"QUORUM_TEST_KEY": "sk-test"}).invoke(app, [
+            "solve", str(repo), "--issue", "add(1, 2) returns -1", "-n", "1",
+            "--model", "small", "--models-file", str(models),
+            "--sandbox", "local", "--out", str(tmp_path / "run"),
+        ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "+    return a + b" in (tmp_path / "run" / "patch.diff").read_text()
+    options = json.loads((tmp_path / "run" / "options.json").read_text())
+    assert options["rollout"]["solver"] == "auto"
+    traj = json.loads((tmp_path / "run" / "trajectories" / "r0-t0.json").read_text())
+    assert traj["spec"]["solver"] == "agentless"
+
+
+def test_auto_plans_per_model_size() -> None:
+    """Alternating models: each trajectory's solver follows its own model's size."""
+    config = RolloutConfig(n=4, solver="auto")
+    specs = plan_round(Task(id="t", repo=".", problem_statement="x"), 0, config,
+                       ["tiny", "big"], small_models={"tiny"})  # fmt: skip
+    assert [(s.model, s.solver) for s in specs] == [
+        ("tiny", "agentless"), ("big", "agent"), ("tiny", "agentless"), ("big", "agent"),
+    ]
+    assert {s.solver for s in plan_round(Task(id="t", repo=".", problem_statement="x"), 0,
+                                         config, ["big"])} == {"agent"}  # fmt: skip
+
+
+def test_the_embedded_model_is_small() -> None:
+    assert embedded_config("http://127.0.0.1:1/v1", "embedded", 8192, logprobs=False).size == (
+        "small"
+    )
