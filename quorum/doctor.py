@@ -17,11 +17,12 @@ import docker
 from pydantic import BaseModel, ConfigDict
 
 from quorum.paths import cache_dir
-from sandbox import images
+from sandbox import gc, images
 from sandbox.docker_client import connect
 from sandbox.errors import QuorumError
 
 LOW_DISK_BYTES = 10 * 1024**3
+IMAGES_WARN_GIB = 40.0  # default of $QUORUM_IMAGES_WARN_GIB: a bench leaves a snapshot per instance
 
 
 class Check(BaseModel):
@@ -123,6 +124,28 @@ def check_disk(probe: Probe) -> Check:
     return Check(name="disk space", ok=True, detail=detail, required=False)
 
 
+def check_images(probe: Probe) -> Check:
+    """Snapshots and environment images pile up over bench runs: warn above a size."""
+    client = probe.docker()
+    if client is None:
+        return Check(name="Quorum images", ok=False, detail="unknown, engine unreachable",
+                     fix="fix the Docker engine first", required=False)  # fmt: skip
+    raw = probe.environ.get("QUORUM_IMAGES_WARN_GIB", "")
+    try:
+        limit = float(raw) if raw else IMAGES_WARN_GIB
+    except ValueError:
+        return Check(name="Quorum images", ok=False,
+                     detail=f"QUORUM_IMAGES_WARN_GIB={raw!r} is not a number of GiB",
+                     fix="set it to a number, e.g. 40", required=False)  # fmt: skip
+    usage = gc.image_usage(client)
+    detail = f"{usage.count} snapshot/environment image(s), {_gib(usage.own_bytes)} of their own"
+    if usage.own_bytes > limit * 1024**3:
+        return Check(name="Quorum images", ok=False, detail=f"{detail} (over {limit:g} GiB)",
+                     fix="run `quorum images prune --older-than 7d` (add --keep-environments "
+                     "to keep the environment images)", required=False)  # fmt: skip
+    return Check(name="Quorum images", ok=True, detail=detail, required=False)
+
+
 def check_model_endpoint(probe: Probe) -> Check:
     url = probe.environ.get("OPENAI_BASE_URL")
     has_key = bool(probe.environ.get("OPENAI_API_KEY"))
@@ -168,6 +191,7 @@ CHECKS: tuple[Callable[[Probe], Check], ...] = (
     check_engine,
     *(functools.partial(check_base_image, suite=suite) for suite in images.SUITES),
     check_disk,
+    check_images,
     check_model_endpoint,
     check_embedded_model,
 )

@@ -94,6 +94,45 @@ def prune_images(
     return outcome
 
 
+class ImageUsage(NamedTuple):
+    count: int  # snapshots and environment images Quorum made
+    own_bytes: int  # their layers above the base images: what pruning them all frees
+
+
+def image_usage(client: docker.DockerClient, *, label: str | None = None) -> ImageUsage:
+    """How much disk Quorum's prunable images take. `docker system df` counts a layer shared
+    by two images for neither, and an environment's layers are shared by its snapshots, so:
+    each snapshot's own layers, plus each environment image's size above the base image its
+    layers start with (read from the layer lists)."""
+    wanted = {f"{labels.MANAGED}=1", *([label] if label else [])}
+    with translate_docker_errors("measure Quorum images"):
+        found = client.df().get("Images") or []
+
+        def layers(image_id: str) -> list[str]:
+            return client.api.inspect_image(image_id).get("RootFS", {}).get("Layers") or []
+
+        def ours(image: dict) -> bool:
+            tags = image.get("Labels") or {}
+            return all(tags.get(k) == v for k, _, v in (w.partition("=") for w in wanted))
+
+        kinds = {image["Id"]: (image.get("Labels") or {}).get(labels.KIND) for image in found}
+        bases = [(layers(i["Id"]), int(i.get("Size") or 0)) for i in found
+                 if kinds[i["Id"]] == "base-image"]  # fmt: skip
+        count = own = 0
+        for image in found:
+            kind, size = kinds[image["Id"]], int(image.get("Size") or 0)
+            if kind not in PRUNABLE or not ours(image):
+                continue
+            count += 1
+            if kind == "snapshot":
+                own += max(size - max(int(image.get("SharedSize", -1)), 0), 0)
+                continue
+            mine = layers(image["Id"])
+            below = max((s for ls, s in bases if ls and mine[: len(ls)] == ls), default=0)
+            own += max(size - below, 0)
+    return ImageUsage(count, own)
+
+
 def parse_age(text: str) -> float:
     """`30m`, `12h`, `7d`, `2w` or plain seconds -> seconds; ValueError on anything else."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 
 from quorum.doctor import CHECKS, Check, Probe, check_model_endpoint
-from sandbox import images
+from sandbox import images, labels
+from tests.helpers.images import image_with_bytes
 
 SECRET = "sk-test-secret-value"
 
@@ -74,3 +76,23 @@ def test_embedded_model_missing_from_the_cache_says_how_to_fetch(tmp_path) -> No
     check = check_embedded_model(Probe(environ={"QUORUM_CACHE_DIR": str(tmp_path)}, cwd=tmp_path))
     assert not check.ok and not check.required
     assert "not fetched" in check.detail and "quorum model fetch" in check.fix
+
+
+@pytest.mark.docker
+def test_quorums_images_warn_above_the_configured_size(tmp_path, docker_client) -> None:
+    from quorum.doctor import check_images
+
+    tag = f"quorum-test-doctor:{uuid.uuid4().hex[:12]}"  # 2 MiB of snapshot, whatever else exists
+    image_with_bytes(docker_client, tag, [f"LABEL {labels.MANAGED}=1 {labels.KIND}=snapshot"],
+                     2 << 20)  # fmt: skip
+    try:
+        huge = check_images(Probe(environ={"QUORUM_IMAGES_WARN_GIB": "100000"}, cwd=tmp_path))
+        assert huge.ok and "snapshot/environment image(s)" in huge.detail and not huge.required
+        assert int(huge.detail.split()[0]) >= 1
+        tight = check_images(Probe(environ={"QUORUM_IMAGES_WARN_GIB": "0.001"}, cwd=tmp_path))
+        assert not tight.ok and "over 0.001 GiB" in tight.detail
+        assert "quorum images prune" in (tight.fix or "")
+        bad = check_images(Probe(environ={"QUORUM_IMAGES_WARN_GIB": "lots"}, cwd=tmp_path))
+        assert not bad.ok and "not a number" in bad.detail
+    finally:
+        docker_client.images.remove(tag, force=True)

@@ -16,6 +16,7 @@ from sandbox import labels
 from sandbox.config import SnapshotSpec
 from sandbox.gc import parse_age, prune_images
 from sandbox.provider import DockerProvider
+from tests.helpers.images import image_with_bytes
 from tests.sandbox.conftest import make_repo
 
 
@@ -89,3 +90,27 @@ def test_environment_images_are_labelled_apart(docker_client, base_image, tmp_pa
     finally:
         docker_client.images.remove(tag, force=True)
         provider.close_all()
+
+
+@pytest.mark.docker
+def test_image_usage_counts_only_quorums_prunable_images(docker_client) -> None:
+    from sandbox.gc import image_usage
+
+    scope = f"ai.quorum.test-scope={uuid.uuid4().hex[:12]}"
+    made = {"snap": ("snapshot", True, 3 << 20), "base": ("base-image", True, 1 << 20),
+            "foreign": ("snapshot", False, 2 << 20)}  # fmt: skip
+    tags = []
+    try:
+        for name, (kind, managed, size) in made.items():
+            lines = [f"LABEL {scope} {labels.KIND}={kind}"]
+            if managed:
+                lines.append(f"LABEL {labels.MANAGED}=1")
+            tags.append(f"quorum-test-usage:{name}-{scope.rsplit('=', 1)[1]}")
+            image_with_bytes(docker_client, tags[-1], lines, size)
+        usage = image_usage(docker_client, label=scope)
+        assert usage.count == 1  # the base image and the foreign one are not Quorum's to prune
+        assert 3 << 20 <= usage.own_bytes < 4 << 20
+    finally:
+        for tag in tags:
+            with contextlib.suppress(docker.errors.NotFound):
+                docker_client.images.remove(tag, force=True)
