@@ -4,12 +4,17 @@
    every instance of that (repo, version);
 2. the instance snapshot: environment image + repository at the base commit + install.
 
+A substituted spec (envs.substitution: another interpreter, environment.yml's pip part)
+makes an instance image only once it is validated: its gold patch resolves there and its
+empty patch does not (graded once after the build, the verdict cached by instance and spec).
+
 Both are `DockerProvider.snapshot`s, so a present tag is reused and nothing is rebuilt.
 Build output goes to the log file given; a failure raises `EnvBuildError` naming it."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shlex
 import tempfile
 import threading
@@ -20,14 +25,14 @@ from filelock import FileLock
 
 from envs.checkout import checkout_instance
 from envs.errors import TaskSourceError
-from envs.gitcmd import commit_all
+from envs.gitcmd import GitFailed, commit_all, git
 from envs.instances import Instance
 from envs.repos import find_mirror, is_local_path
 from envs.requirements import requirements_at
 from envs.sources.swebench import task_from_instance
 from envs.specs import ACTIVATE, VENV, EnvSpec, spec_for
 from envs.task import Task
-from sandbox.config import SnapshotSpec
+from sandbox.config import DockerSandboxConfig, SnapshotSpec
 from sandbox.errors import QuorumError
 from sandbox.images import ensure_base_image
 from sandbox.provider import DockerProvider
@@ -67,9 +72,35 @@ class EnvironmentBuilder:
                               hint="run with --sandbox docker")
         return self.provider
 
-    def instance_image(self, instance: Instance, spec: EnvSpec, log: Path) -> str:
+    def spec_for(self, instance: Instance) -> EnvSpec:
+        """The instance's spec, substituted where its repository's files allow (read at the
+        environment-setup commit of the mirror or clone)."""
+        try:
+            source = self.source_repo(instance)
+        except QuorumError:
+            return spec_for(instance)  # no repository: the build reports why
+        commit = instance.environment_setup_commit or instance.base_commit
+
+        def read(path: str) -> str | None:
+            try:
+                return git("show", f"{commit}:{path}", cwd=source)
+            except GitFailed:
+                return None
+
+        return spec_for(instance, read)
+
+    def instance_image(self, instance: Instance, spec: EnvSpec, log: Path, *,
+                       gold: Instance | None = None) -> str:
+        """`gold`: the instance with its gold patch and tests, when `instance` is a copy
+        with them hidden (a substituted spec is validated with them)."""
         if not spec.supported:
             raise EnvBuildError(f"{spec.repo} {spec.version}: unsupported: {spec.reason}")
+        image = self._instance_image(instance, spec, log)
+        if spec.substituted:
+            self._validate(gold or instance, spec, image, log)
+        return image
+
+    def _instance_image(self, instance: Instance, spec: EnvSpec, log: Path) -> str:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a") as out:
             say = _writer(out)
@@ -109,7 +140,7 @@ class EnvironmentBuilder:
         task = task_from_instance(instance, repo=str(self.source_repo(instance)))
         if not in_docker:
             return task
-        spec = spec_for(instance)
+        spec = self.spec_for(instance)
         image = self.instance_image(instance, spec, log)
         return task.model_copy(update={"image": image, "base_image_suite": spec.suite,
                                        "test_command": spec.test_cmd})
@@ -130,6 +161,34 @@ class EnvironmentBuilder:
             if not dest.exists():
                 checkout_instance(instance, dest, mirror_dir=self.mirror_dir)
         return dest
+
+    def _validate(self, instance: Instance, spec: EnvSpec, image: str, log: Path) -> None:
+        """A substituted environment counts only if the gold patch resolves in it and the
+        empty patch does not; graded once, the verdict cached (instance, spec key)."""
+        from envs.grading import grade  # grading imports specs; keep the build light
+
+        if not instance.patch.strip() or not instance.fail_to_pass:
+            raise EnvBuildError(f"{instance.instance_id}: a substituted environment "
+                                f"({spec.substituted}) needs the gold patch and FAIL_TO_PASS "
+                                "tests to be validated, and this instance has none", log=log)
+        record = self.cache_dir / "validation" / f"{instance.instance_id}-{spec.key}.json"
+        with self._lock_for(f"validate-{instance.instance_id}-{spec.key}"):
+            if not record.is_file():
+                verdicts = {}
+                for name, patch in (("gold", instance.patch), ("empty", "")):
+                    with self._docker.start(DockerSandboxConfig(image=image)) as box:
+                        result = grade(box, instance, spec, patch,
+                                       log_dir=log.parent / "validation" / name,
+                                       timeout_s=self.setup_timeout_s, allow_empty=True)
+                    verdicts[name] = result.status
+                record.parent.mkdir(parents=True, exist_ok=True)
+                record.write_text(json.dumps({"substituted": spec.substituted, **verdicts}))
+            verdicts = json.loads(record.read_text())
+        if verdicts.get("gold") != "resolved" or verdicts.get("empty") == "resolved":
+            raise EnvBuildError(
+                f"{instance.instance_id}: the substituted environment ({spec.substituted}) "
+                f"failed validation: gold patch {verdicts.get('gold')}, empty patch "
+                f"{verdicts.get('empty')}", log=log)
 
     def _empty_repo(self) -> Path:
         """A repository with one empty commit at pinned dates: the same sha everywhere, so
@@ -186,6 +245,10 @@ def env_commands(instance: Instance, spec: EnvSpec, source: Path) -> list[str]:
         commands.append(f"{ACTIVATE} && python -m pip install -r /tmp/requirements.txt")
     elif spec.packages:
         commands.append(f"{ACTIVATE} && python -m pip install {spec.packages}")
+    for req in spec.conda_pip:  # one by one: a conda-only package must not sink the rest
+        quoted = shlex.quote(req)
+        commands.append(f"{ACTIVATE} && (python -m pip install {quoted} || echo 'quorum: "
+                        f"not pip-installable here, left out:' {quoted})")
     if spec.pip_packages:
         pins = " ".join(shlex.quote(p) for p in spec.pip_packages)
         commands.append(f"{ACTIVATE} && python -m pip install {pins}")

@@ -57,6 +57,8 @@ class GradeResult(BaseModel):
     fail_to_pass: TestsStatus = Field(default_factory=TestsStatus)
     pass_to_pass: TestsStatus = Field(default_factory=TestsStatus)
     detail: str = Field("", description="why, for anything but resolved/unresolved")
+    substituted: str = Field("", description="graded in a substituted environment: what "
+                             "replaced what the official spec asks for (envs.substitution)")
     duration_s: float = 0.0
 
     @property
@@ -74,7 +76,16 @@ def run_targets(instance: Instance, spec: EnvSpec) -> list[str]:
     files = [p for p in changed_paths(instance.test_patch) if not p.endswith(NON_TEST_EXTS)]
     if not spec.official:
         files += [t.split("::")[0] for t in [*instance.fail_to_pass, *instance.pass_to_pass]]
+    if spec.official and spec.repo == "django/django":
+        files = [django_label(f) for f in files]
     return list(dict.fromkeys(files))
+
+
+def django_label(path: str) -> str:
+    """Django's runtests.py takes test modules, not files: `tests/app/tests.py` ->
+    `app.tests` (as swebench's get_test_directives)."""
+    path = path.removesuffix(".py")
+    return path.removeprefix("tests/").replace("/", ".")
 
 
 def judge(status_map: dict[str, str], instance: Instance) -> tuple[TestsStatus, TestsStatus]:

@@ -3,8 +3,10 @@
 
 The official harness builds a conda environment per (repo, version). Quorum has no conda:
 it uses the Debian image whose system Python matches the spec (3.9: bullseye, 3.11:
-bookworm) and a venv at /opt/venv. Specs that need another Python, a conda environment
-file, or no Python at all are returned with `supported=False` and the reason, never guessed.
+bookworm) and a venv at /opt/venv. A spec that needs another Python or a conda environment
+file is `supported=False` with the reason and `substitutable` set; `resolve_spec`, given the
+repository's files, substitutes what the project's own metadata allows (envs.substitution)
+and marks the spec `substituted`. Specs with no Python at all stay unsupported.
 
 Instances whose `repo` is a local path (a team's own instances, the bundled micro-tasks)
 get a default spec: Python 3.11, pytest, `pytest -rA`."""
@@ -13,12 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from envs.instances import Instance
 from envs.repos import is_local_path
+from envs.substitution import (
+    METADATA_FILES,
+    choose_python,
+    declared_pythons,
+    describe,
+    pip_part_of_environment_yml,
+)
 
 VENV = "/opt/venv"
 ACTIVATE = f". {VENV}/bin/activate"
@@ -48,18 +58,28 @@ class EnvSpec(BaseModel):
     test_cmd: str = LOCAL_TEST_CMD
     parser: str = Field("pytest", description="log parser: a repo name in swebench, or pytest")
     official: bool = Field(True, description="from the swebench package, not a local default")
+    substitutable: list[Literal["python", "environment.yml"]] = Field(
+        default_factory=list, description="what resolve_spec may substitute from the repo's files")
+    substituted: str = Field(
+        "", description="what was substituted and why (empty: the official spec as it is)")
+    conda_pip: list[str] = Field(
+        default_factory=list, description="environment.yml's pip-installable part, one by one")
 
     @property
     def key(self) -> str:
         """Content key of the environment (not the instance): same spec, same image."""
-        recipe = self.model_dump(exclude={"eval_commands", "test_cmd", "parser", "official"})
+        recipe = self.model_dump(exclude={"eval_commands", "test_cmd", "parser", "official",
+                                          "substitutable", "substituted"})
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def spec_for(instance: Instance) -> EnvSpec:
+def spec_for(instance: Instance, read: Callable[[str], str | None] | None = None) -> EnvSpec:
+    """`read(path)`: a file of the repository at the environment-setup commit (None when
+    absent); with it an unsupported spec is substituted where the project allows."""
     if is_local_path(instance.repo):
         return local_spec(instance)
-    return swebench_spec(instance.repo, instance.version or "")
+    spec = swebench_spec(instance.repo, instance.version or "")
+    return resolve_spec(spec, read) if read is not None else spec
 
 
 def local_spec(instance: Instance) -> EnvSpec:
@@ -84,6 +104,7 @@ def swebench_spec(repo: str, version: str) -> EnvSpec:
     problem = _why_unsupported(raw, python)
     if problem:
         return _unsupported(repo, version, problem, python=python)
+    needs = _substitutable(raw, python)
     pre_install = list(raw.get("pre_install", []))
     if repo in MAP_REPO_TO_INSTALL:  # repo-wide step the harness runs before pre_install
         pre_install.insert(0, MAP_REPO_TO_INSTALL[repo])
@@ -91,8 +112,11 @@ def swebench_spec(repo: str, version: str) -> EnvSpec:
     return EnvSpec(
         repo=repo,
         version=version,
+        supported=not needs,
+        reason=_needs_reason(needs, python),
+        substitutable=needs,
         python=python,
-        suite=SUITE_FOR_PYTHON[python],
+        suite=SUITE_FOR_PYTHON.get(python, ""),
         packages=str(raw.get("packages", "")),
         requirements_paths=list(MAP_REPO_TO_REQS_PATHS.get(repo, [])),
         pip_packages=list(raw.get("pip_packages", [])),
@@ -109,14 +133,67 @@ def _why_unsupported(raw: dict[str, Any], python: str) -> str:
         return "the spec has no test command"
     if not python:
         return "not a Python spec (no `python` field): other languages need their own images"
-    if python not in SUITE_FOR_PYTHON:
-        return (f"needs Python {python}; Quorum's bases ship only 3.9 (bullseye) and 3.11 "
-                "(bookworm), and without conda no other interpreter is installed")
-    if raw.get("packages") == "environment.yml":
-        return "installs from a conda environment.yml; conda is not available"
     if "conda" in " ".join([*raw.get("pre_install", []), str(raw.get("install", ""))]):
         return "its install steps call conda, which is not available"
     return ""
+
+
+def _substitutable(raw: dict[str, Any], python: str) -> list[Literal["python", "environment.yml"]]:
+    needs: list[Literal["python", "environment.yml"]] = []
+    if python not in SUITE_FOR_PYTHON:
+        needs.append("python")
+    if raw.get("packages") == "environment.yml":
+        needs.append("environment.yml")
+    return needs
+
+
+def _needs_reason(needs: list[str], python: str) -> str:
+    parts = []
+    if "python" in needs:
+        parts.append(f"needs Python {python}; Quorum's bases ship only 3.9 (bullseye) and "
+                     "3.11 (bookworm), and without conda no other interpreter is installed")
+    if "environment.yml" in needs:
+        parts.append("installs from a conda environment.yml; conda is not available")
+    return "; ".join(parts)
+
+
+def resolve_spec(spec: EnvSpec, read: Callable[[str], str | None]) -> EnvSpec:
+    """The spec with what it needs substituted from the repository's own files (module
+    doc), or unchanged with the reason made precise when the project allows no substitute."""
+    if spec.supported or not spec.substitutable:
+        return spec
+    python, notes = spec.python, []
+    if "python" in spec.substitutable:
+        declared = declared_pythons({path: read(path) for path in METADATA_FILES})
+        chosen = choose_python(spec.python, declared, SUITE_FOR_PYTHON)
+        if chosen is None:
+            return spec.model_copy(update={
+                "reason": f"{spec.reason}; {describe(declared)}, none of them available"})
+        python = chosen
+        notes.append(f"Python {spec.python} -> {chosen} ({describe(declared)})")
+    conda_pip: list[str] = []
+    if "environment.yml" in spec.substitutable:
+        text = next((t for t in map(read, _env_yml_paths(spec.repo)) if t), None)
+        if text is None:
+            return spec.model_copy(update={
+                "reason": f"{spec.reason}; no environment.yml found at the setup commit"})
+        conda_pip = pip_part_of_environment_yml(text)
+        notes.append(f"environment.yml -> its pip-installable part ({len(conda_pip)} "
+                     "requirements, each tried on its own)")
+    return spec.model_copy(update={
+        "supported": True, "reason": "", "python": python, "suite": SUITE_FOR_PYTHON[python],
+        "substituted": "; ".join(notes), "conda_pip": conda_pip,
+        "packages": "" if conda_pip or "environment.yml" in spec.substitutable
+        else spec.packages,
+    })  # fmt: skip
+
+
+def _env_yml_paths(repo: str) -> list[str]:
+    try:
+        from swebench.harness.constants import MAP_REPO_TO_ENV_YML_PATHS
+    except ImportError:
+        return ["environment.yml"]
+    return list(MAP_REPO_TO_ENV_YML_PATHS.get(repo, ["environment.yml"]))
 
 
 def _unsupported(repo: str, version: str, reason: str, *, python: str = "") -> EnvSpec:
@@ -124,13 +201,20 @@ def _unsupported(repo: str, version: str, reason: str, *, python: str = "") -> E
 
 
 def support_table() -> dict[str, int]:
-    """How many swebench specs are supported, and why the others are not (for the README)."""
+    """How many swebench specs are supported, and why the others are not (for the README).
+    Substitutable specs count as such: whether a project allows the substitute is read
+    from its files (`resolve_spec`), per instance."""
     from swebench.harness.constants import MAP_REPO_VERSION_TO_SPECS
 
     counts: dict[str, int] = {}
     for repo, versions in MAP_REPO_VERSION_TO_SPECS.items():
         for version in versions:
             spec = swebench_spec(repo, version)
-            key = "supported" if spec.supported else spec.reason.split(";")[0]
+            if spec.supported:
+                key = "supported"
+            elif spec.substitutable:
+                key = "substitutable: " + ", ".join(spec.substitutable)
+            else:
+                key = spec.reason.split(";")[0]
             counts[key] = counts.get(key, 0) + 1
     return counts

@@ -20,7 +20,6 @@ from envs.grading import ERROR_STATUSES, GradeResult, grade
 from envs.instances import Instance
 from envs.loader import Loaded
 from envs.predictions import Prediction, read_predictions
-from envs.specs import spec_for
 from sandbox.config import DockerSandboxConfig
 from sandbox.errors import QuorumError
 from sandbox.provider import DockerProvider
@@ -105,7 +104,7 @@ def grade_instance(builder: EnvironmentBuilder, inst: Instance, patch: str,
     if not patch.strip() and not allow_empty:
         (log_dir / "patch.diff").write_text("")
         return GradeResult(instance_id=inst.instance_id, status="empty_patch")
-    spec = spec_for(inst)
+    spec = builder.spec_for(inst)
     try:
         image = builder.instance_image(inst, spec, log_dir / "build.log")
     except (EnvBuildError, QuorumError) as exc:
@@ -113,10 +112,11 @@ def grade_instance(builder: EnvironmentBuilder, inst: Instance, patch: str,
     try:
         config = DockerSandboxConfig(image=image, network=options.network)
         with builder.provider.start(config) as sandbox:
-            return grade(sandbox, inst, spec, patch, log_dir=log_dir,
-                         timeout_s=options.timeout_s, allow_empty=allow_empty)
+            result = grade(sandbox, inst, spec, patch, log_dir=log_dir,
+                           timeout_s=options.timeout_s, allow_empty=allow_empty)
     except QuorumError as exc:
-        return GradeResult(instance_id=inst.instance_id, status="error", detail=str(exc))
+        result = GradeResult(instance_id=inst.instance_id, status="error", detail=str(exc))
+    return result.model_copy(update={"substituted": spec.substituted})
 
 
 def official_report(instances: list[Instance], preds: dict[str, dict],
@@ -143,5 +143,7 @@ def official_report(instances: list[Instance], preds: dict[str, dict],
         "unresolved_ids": by["unresolved"],
         "error_ids": errors,
         "error_statuses": {i: results[i].status for i in errors},
+        # Graded in an environment Quorum substituted (validated: gold resolves, empty not)
+        "substituted_ids": sorted(i for i, r in results.items() if r.substituted),
         "schema_version": 2,
     }

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.environment import EnvironmentBuilder
 from envs.instances import Instance
-from envs.specs import EnvSpec, spec_for
+from envs.specs import EnvSpec
 from quorum.sandboxes import close_on_signals_if_main
 from sandbox.config import DockerSandboxConfig
 from sandbox.errors import QuorumError
@@ -187,7 +187,8 @@ def _one(
     visible = without_hidden(instance)
     log = options.out / f"{_safe(tid)}.build.log"
     try:
-        image = builder.instance_image(visible, with_pytest(spec_for(visible)), log)
+        image = builder.instance_image(visible, with_pytest(builder.spec_for(visible)), log,
+                                       gold=instance)
     except QuorumError as exc:  # EnvBuildError included
         return record("env_error", detail=str(exc).splitlines()[0])
     config = DockerSandboxConfig(image=image, network=options.network)

@@ -1,0 +1,129 @@
+"""What replaces what an official spec needs and this machine lacks, decided from the
+repository's own files at the instance's environment-setup commit, never guessed:
+
+- an interpreter: the nearest of the base images' Pythons that the project itself declares
+  at that version (its `Programming Language :: Python :: 3.X` classifiers; without any,
+  its `python_requires` / `requires-python`). Django 3.0-3.2 declare 3.6-3.9, so a spec
+  asking for 3.6 gets bullseye's 3.9; a project declaring none of the available ones is
+  not substituted.
+- a conda `environment.yml`: its pip-installable part (the `pip:` list as it is, and the
+  conda dependencies under their PyPI names, conda's `=1.2` read as pip's `==1.2.*`),
+  each installed on its own so one conda-only package does not sink the rest.
+
+An environment built this way is marked `substituted` and counts only once its gold patch
+resolves and its empty patch does not (envs.environment validates it after the build)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+from pydantic import BaseModel, ConfigDict, Field
+
+METADATA_FILES = ("setup.cfg", "setup.py", "pyproject.toml")
+_CLASSIFIER = re.compile(r"Programming Language\s*::\s*Python\s*::\s*(3\.\d+)\b")
+_REQUIRES = re.compile(
+    r"""(?:python_requires|requires-python)\s*[=:]\s*(?:["']([^"'\n]+)["']|([^\s#'"][^#\n]*))"""
+)
+# conda package names whose PyPI name differs; entries mapped to None have no pip package
+CONDA_TO_PYPI: dict[str, str | None] = {
+    "python": None, "pip": None, "matplotlib-base": "matplotlib", "pytorch": "torch",
+    "iris": "scitools-iris", "hdf5": None, "libnetcdf": None, "compilers": None,
+    "c-compiler": None, "cxx-compiler": None, "make": None, "cmake": None, "pkg-config": None,
+    "graphviz": None, "ffmpeg": None, "ghostscript": None, "imagemagick": None, "qhull": None,
+    "proj": None, "geos": None, "gdal": None, "eccodes": None, "nodejs": None,
+}  # fmt: skip
+
+
+class Declared(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    classifiers: list[str] = Field(default_factory=list, description="3.X versions listed")
+    requires: str = Field("", description="python_requires / requires-python, as written")
+    source: str = Field("", description="the files they were read from")
+
+
+def declared_pythons(files: Mapping[str, str | None]) -> Declared:
+    """The Python versions a project's metadata files (path -> text) declare."""
+    classifiers: set[str] = set()
+    requires, seen = "", []
+    for path in METADATA_FILES:
+        text = files.get(path)
+        if not text:
+            continue
+        seen.append(path)
+        classifiers.update(_CLASSIFIER.findall(text))
+        match = _REQUIRES.search(text)
+        if match and not requires:
+            requires = (match.group(1) or match.group(2) or "").strip().rstrip(",")
+    ordered = sorted(classifiers, key=Version)
+    return Declared(classifiers=ordered, requires=requires, source=", ".join(seen))
+
+
+def choose_python(wanted: str, declared: Declared, available: Iterable[str]) -> str | None:
+    """The available interpreter nearest `wanted` among those the project declares (its
+    classifiers when it lists any, else its python_requires); on a tie the older one, closer
+    to what the spec's pins were made for. None when it declares none of them."""
+    options = sorted(available, key=Version)
+    if declared.classifiers:
+        allowed = [v for v in options if v in declared.classifiers]
+    elif declared.requires:
+        try:
+            spec = SpecifierSet(declared.requires)
+        except InvalidSpecifier:
+            return None
+        allowed = [v for v in options if Version(v) in spec]
+    else:
+        return None
+    if not allowed:
+        return None
+    target = Version(wanted)
+
+    def distance(v: str) -> tuple[int, int]:
+        have = Version(v)
+        gap = abs((have.major - target.major) * 100 + have.minor - target.minor)
+        return gap, have.minor
+
+    return min(allowed, key=distance)
+
+
+def describe(declared: Declared) -> str:
+    if declared.classifiers:
+        return f"{declared.source} declares Python {', '.join(declared.classifiers)}"
+    if declared.requires:
+        return f"{declared.source} requires Python {declared.requires}"
+    where = declared.source or "setup.cfg, setup.py or pyproject.toml"
+    return f"no Python version declared in {where}"
+
+
+_CONDA_DEP = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:([<>=!~]=?)\s*([^\s#]*))?")
+
+
+def pip_part_of_environment_yml(text: str) -> list[str]:
+    """The requirements pip can try from a conda environment file (see the module doc)."""
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return []
+    out: list[str] = []
+    for dep in data.get("dependencies") or []:
+        if isinstance(dep, dict):
+            out += [str(p).strip() for p in dep.get("pip") or [] if str(p).strip()]
+            continue
+        match = _CONDA_DEP.match(str(dep).split("::")[-1])
+        if not match:
+            continue
+        name, op, version = match.group(1), match.group(2), match.group(3)
+        pypi = CONDA_TO_PYPI.get(name.lower(), name)
+        if pypi is None:
+            continue
+        if op == "=" and version:  # conda's `=1.2` is a prefix: 1.2.*
+            out.append(f"{pypi}=={version.rstrip('.*')}.*")
+        elif op and version:
+            out.append(f"{pypi}{op}{version}")
+        else:
+            out.append(pypi)
+    return list(dict.fromkeys(out))
