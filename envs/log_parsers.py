@@ -3,6 +3,7 @@ has one (so ids match the dataset's exactly), the plain pytest `-rA` parser othe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from envs.specs import EnvSpec
@@ -23,16 +24,20 @@ def parse_pytest(log: str) -> dict[str, str]:
     return status_map
 
 
+def swebench_parser(repo: str) -> Callable[..., dict[str, str]] | None:
+    """swebench's parser for a repository (`parser(log, test_spec)`); None where swebench
+    is not installed or has none."""
+    try:
+        from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
+    except ImportError:
+        return None
+    return MAP_REPO_TO_PARSER.get(repo)
+
+
 def parse_log(spec: EnvSpec, log: str, instance_id: str = "") -> dict[str, str]:
-    if spec.official:
-        try:
-            from swebench.harness.log_parsers import MAP_REPO_TO_PARSER
-        except ImportError:
-            MAP_REPO_TO_PARSER = {}
-        parser = MAP_REPO_TO_PARSER.get(spec.parser)
-        if parser is not None:
-            # A few parsers read the test spec; these fields are the ones they use.
-            test_spec = SimpleNamespace(repo=spec.repo, version=spec.version,
-                                        instance_id=instance_id)
-            return parser(log, test_spec)
+    parser = swebench_parser(spec.parser) if spec.official else None
+    if parser is not None:
+        # A few parsers read the test spec; these fields are the ones they use.
+        test_spec = SimpleNamespace(repo=spec.repo, version=spec.version, instance_id=instance_id)
+        return parser(log, test_spec)
     return parse_pytest(log)

@@ -3,8 +3,9 @@
 `quorum eval` and `quorum solve`), the repository's own tests related to the files the
 candidates change, run on the base twice (flaky tests quarantined) and once per distinct
 normalised patch, in containers without network (unless `--test-network bridge`). The
-runner is pytest; an environment whose own test command is not gets pytest added
-(`with_pytest`).
+runner is the repository's own (selection/regression_runners.py: Django's runtests.py,
+sympy's bin/test) or pytest; an environment that would run pytest without having it gets
+pytest added (`with_pytest`).
 
 Benchmark metadata never reaches this code path: the gold patch, `test_patch`, FAIL_TO_PASS
 and PASS_TO_PASS are blanked from each instance before anything is built or run.
@@ -35,6 +36,7 @@ from selection.matrix import ORIGINAL, PassMatrix
 from selection.normalize import normalised_id
 from selection.pool import Group, changed_sources
 from selection.regression import related_tests_in, run_regressions
+from selection.regression_runners import runner_for_repo
 
 Status = Literal["ok", "no_related_tests", "one_patch", "not_in_dataset", "env_error", "error"]
 REUSABLE = ("ok", "no_related_tests", "one_patch")
@@ -118,10 +120,10 @@ def without_hidden(instance: Instance) -> Instance:
 
 
 def with_pytest(spec: EnvSpec) -> EnvSpec:
-    """The regression runner is pytest (its JUnit XML names each test): a spec whose own
-    test command is something else (sympy's bin/test, say) gets pytest in its environment,
-    which makes an image of its own; pytest-run repositories keep their grading image."""
-    if not spec.supported or "pytest" in spec.test_cmd:
+    """Repositories without a runner of their own run under pytest (its JUnit XML names each
+    test): a spec whose test command is not pytest gets pytest in its environment, an image
+    of its own; pytest-run, Django and sympy repositories keep their grading image."""
+    if not spec.supported or "pytest" in spec.test_cmd or runner_for_repo(spec.repo):
         return spec
     return spec.model_copy(update={"pip_packages": [*spec.pip_packages, "pytest"]})
 
@@ -187,8 +189,8 @@ def _one(
     visible = without_hidden(instance)
     log = options.out / f"{_safe(tid)}.build.log"
     try:
-        image = builder.instance_image(visible, with_pytest(builder.spec_for(visible)), log,
-                                       gold=instance)
+        spec = builder.spec_for(visible)
+        image = builder.instance_image(visible, with_pytest(spec), log, gold=instance)
     except QuorumError as exc:  # EnvBuildError included
         return record("env_error", detail=str(exc).splitlines()[0])
     config = DockerSandboxConfig(image=image, network=options.network)
@@ -204,6 +206,7 @@ def _one(
         matrix = asyncio.run(run_regressions(
             choosable, files, start, concurrency=options.concurrency,
             timeout_s=options.timeout_s, keys=group.patch_keys,
+            runner=runner_for_repo(spec.repo, spec.test_cmd),
         ))  # fmt: skip
     except QuorumError as exc:
         return record("error", image=image, detail=str(exc).splitlines()[0])

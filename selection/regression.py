@@ -3,27 +3,27 @@
 `related_tests` finds test files that import a changed module or are named after it
 (`pkg/foo.py` -> `test_foo.py`, `foo_test.py`, tests that `import pkg.foo`,
 `from pkg import foo` or use `pkg.foo.x`), else those importing its package.
+Django's `tests/<app>/tests.py` is also related to a change anywhere in a package named
+`<app>` (`django/dispatch/dispatcher.py` -> `tests/dispatch/tests.py`).
 `run_regressions` runs them on the base twice (a test whose two runs differ is quarantined)
-and on each unique patch once, one pytest process per sandbox, and returns a PassMatrix
-keyed by pytest node id. A candidate's regressions are the base-passing
+and on each unique patch once, one test process per sandbox, under the repository's own
+runner (selection/regression_runners.py: pytest, Django's runtests.py, sympy's bin/test),
+and returns a PassMatrix keyed by test id. A candidate's regressions are the base-passing
 tests it breaks. FAIL_TO_PASS / PASS_TO_PASS are never read here."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from envs.candidate import Candidate
 from envs.testfiles import TEST_MODULE_ERE, is_test_module, module_under_test
-from sandbox.errors import PatchApplyError, QuorumError
+from sandbox.errors import PatchApplyError
 from sandbox.protocol import Sandbox
-from selection.junit import node_outcomes, parse_report
 from selection.matrix import ORIGINAL, Cell, PassMatrix
-
-JUNIT = ".quorum-regress.xml"
+from selection.regression_runners import Runner, detect_runner
 
 
 def _module(path: str) -> tuple[str, str] | None:
@@ -42,6 +42,13 @@ def _parents(dotted: str) -> list[str]:
     """Enclosing packages, nearest first: 'a.b.c' -> ['a.b', 'a']."""
     parts = dotted.split(".")[:-1]
     return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
+def _app_tests(path: str, dotted: str) -> bool:
+    """Django's `tests/<app>/tests.py` for a module in a package named `<app>` (below the
+    top-level one: `tests/django/tests.py` is no app's)."""
+    packages = {p.rpartition(".")[2] for p in _parents(dotted) if "." in p}
+    return PurePosixPath(path).name == "tests.py" and module_under_test(path) in packages
 
 
 def _imports_module(text: str, dotted: str) -> bool:
@@ -75,6 +82,8 @@ def related_tests(changed: Sequence[str], files: dict[str, str], limit: int = 20
         for dotted, short in modules:
             if stem == short:
                 score += 3
+            elif _app_tests(path, dotted):
+                score += 1
             if _imports_module(text, dotted):
                 score += 2
         if score:
@@ -98,7 +107,7 @@ def related_tests_in(box: Sandbox, changed: Sequence[str], limit: int = 20) -> l
         return []
     names = box.exec("git ls-files -- '*.py'", timeout=120).stdout.split()
     named = {p for p in names if is_test_module(p) and any(
-        module_under_test(p) == s for _, s in modules)}  # fmt: skip
+        module_under_test(p) == s or _app_tests(p, d) for d, s in modules)}  # fmt: skip
     first = _grep_tests(box, [short for _, short in modules]) | named
     found = related_tests(changed, _read(box, first), limit)
     if found:
@@ -121,20 +130,13 @@ def _read(box: Sandbox, paths: set[str]) -> dict[str, str]:
     return {p: box.read_file(p).decode(errors="replace") for p in sorted(paths)[:400]}
 
 
-def _run(box: Sandbox, patch: str, test_files: Sequence[str], timeout: float) -> dict[str, bool]:
+def _run(
+    box: Sandbox, patch: str, test_files: Sequence[str], timeout: float, runner: Runner | None
+) -> dict[str, bool]:
+    runner = runner or detect_runner(box)  # before the patch: every run sees the base layout
     if patch:
         box.apply_patch(patch)
-    cmd = (
-        "python -m pytest -q -p no:cacheprovider --continue-on-collection-errors "
-        f"--junitxml={JUNIT} {' '.join(test_files)}"
-    )
-    result = box.exec(cmd, timeout=timeout)
-    if result.timed_out:
-        return {}
-    try:
-        return node_outcomes(parse_report(box.read_file(JUNIT)))
-    except (QuorumError, ET.ParseError):
-        return {}
+    return runner.run(box, test_files, timeout)
 
 
 async def run_regressions(
@@ -145,9 +147,12 @@ async def run_regressions(
     concurrency: int = 4,
     timeout_s: float = 600,
     keys: Mapping[str, str] | None = None,
+    runner: Runner | None = None,
 ) -> PassMatrix:
     """One run per distinct patch: identical texts by default; with `keys` (candidate id ->
-    key, e.g. a Group's normalised-patch keys) one run per key, shared by its candidates."""
+    key, e.g. a Group's normalised-patch keys) one run per key, shared by its candidates.
+    `runner`: the suite's, where the task's spec says (`runner_for_repo`); by default it is
+    told from the repository layout in each sandbox."""
     gate = asyncio.Semaphore(concurrency)
 
     def key(cand: Candidate) -> str:
@@ -162,7 +167,7 @@ async def run_regressions(
         def work() -> dict[str, bool] | str:
             with start_sandbox() as box:
                 try:
-                    return _run(box, patch, test_files, timeout_s)
+                    return _run(box, patch, test_files, timeout_s, runner)
                 except PatchApplyError as exc:
                     return str(exc)
 
