@@ -170,7 +170,7 @@ def resolve_spec(spec: EnvSpec, read: Callable[[str], str | None]) -> EnvSpec:
             return spec.model_copy(update={
                 "reason": f"{spec.reason}; {describe(declared)}, none of them available"})
         python = chosen
-        notes.append(f"Python {spec.python} -> {chosen} ({describe(declared)})")
+        notes.append(f"Python {spec.python} -> {chosen} ({describe(declared, chosen)})")
     conda_pip: list[str] = []
     if "environment.yml" in spec.substitutable:
         text = next((t for t in map(read, _env_yml_paths(spec.repo)) if t), None)

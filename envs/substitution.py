@@ -2,10 +2,10 @@
 repository's own files at the instance's environment-setup commit, never guessed:
 
 - an interpreter: the nearest of the base images' Pythons that the project itself declares
-  at that version (its `Programming Language :: Python :: 3.X` classifiers; without any,
-  its `python_requires` / `requires-python`). Django 3.0-3.2 declare 3.6-3.9, so a spec
-  asking for 3.6 gets bullseye's 3.9; a project declaring none of the available ones is
-  not substituted.
+  at that version (its `Programming Language :: Python :: 3.X` classifiers; where none of
+  them is available, its `python_requires` / `requires-python`). A Django whose setup
+  lists 3.6-3.9 and a spec asking for 3.6 get bullseye's 3.9; a project allowing none of
+  the available ones is not substituted.
 - a conda `environment.yml`: its pip-installable part (the `pip:` list as it is, and the
   conda dependencies under their PyPI names, conda's `=1.2` read as pip's `==1.2.*`),
   each installed on its own so one conda-only package does not sink the rest.
@@ -64,20 +64,18 @@ def declared_pythons(files: Mapping[str, str | None]) -> Declared:
 
 
 def choose_python(wanted: str, declared: Declared, available: Iterable[str]) -> str | None:
-    """The available interpreter nearest `wanted` among those the project declares (its
-    classifiers when it lists any, else its python_requires); on a tie the older one, closer
-    to what the spec's pins were made for. None when it declares none of them."""
+    """The available interpreter nearest `wanted` among those the project's classifiers
+    list; failing that, among those its python_requires allows (a looser promise: the
+    validation after the build is what tells). On a tie the older one, closer to what the
+    spec's pins were made for. None when the project allows none of them."""
     options = sorted(available, key=Version)
-    if declared.classifiers:
-        allowed = [v for v in options if v in declared.classifiers]
-    elif declared.requires:
+    allowed = [v for v in options if v in declared.classifiers]
+    if not allowed and declared.requires:
         try:
             spec = SpecifierSet(declared.requires)
         except InvalidSpecifier:
             return None
         allowed = [v for v in options if Version(v) in spec]
-    else:
-        return None
     if not allowed:
         return None
     target = Version(wanted)
@@ -90,13 +88,20 @@ def choose_python(wanted: str, declared: Declared, available: Iterable[str]) -> 
     return min(allowed, key=distance)
 
 
-def describe(declared: Declared) -> str:
+def describe(declared: Declared, chosen: str | None = None) -> str:
+    """Where the choice came from, for the spec's `substituted` or `reason`."""
+    parts = []
     if declared.classifiers:
-        return f"{declared.source} declares Python {', '.join(declared.classifiers)}"
+        parts.append(f"classifiers list Python {', '.join(declared.classifiers)}")
     if declared.requires:
-        return f"{declared.source} requires Python {declared.requires}"
-    where = declared.source or "setup.cfg, setup.py or pyproject.toml"
-    return f"no Python version declared in {where}"
+        parts.append(f"python_requires {declared.requires}")
+    if not parts:
+        where = declared.source or "setup.cfg, setup.py or pyproject.toml"
+        return f"no Python version declared in {where}"
+    text = f"{declared.source}: {'; '.join(parts)}"
+    if chosen and chosen not in declared.classifiers and declared.classifiers:
+        text += f" ({chosen} is past the classifiers, within python_requires)"
+    return text
 
 
 _CONDA_DEP = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:([<>=!~]=?)\s*([^\s#]*))?")

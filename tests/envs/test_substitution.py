@@ -46,8 +46,13 @@ def test_the_nearest_declared_interpreter_is_chosen() -> None:
                          AVAILABLE) == "3.9"  # a tie goes to the older one  # fmt: skip
     assert choose_python("3.10", Declared(classifiers=["3.10", "3.11"]), AVAILABLE) == "3.11"
     assert choose_python("3.6", Declared(classifiers=["3.5", "3.6", "3.7"]), AVAILABLE) is None
-    # classifiers win over python_requires: a project that lists versions has tested those
-    assert choose_python("3.6", Declared(classifiers=["3.6"], requires=">=3.6"), AVAILABLE) is None
+    # classifiers first; past them, what python_requires allows (validation then tells)
+    assert choose_python("3.6", Declared(classifiers=["3.6", "3.9"], requires=">=3.6"),
+                         ("3.9", "3.11")) == "3.9"  # fmt: skip
+    assert choose_python("3.6", Declared(classifiers=["3.6"], requires=">=3.6"), AVAILABLE) == (
+        "3.9"
+    )
+    assert choose_python("3.6", Declared(classifiers=["3.6"], requires="<3.9"), AVAILABLE) is None
     assert choose_python("3.6", Declared(requires=">=3.6"), AVAILABLE) == "3.9"
     assert choose_python("3.6", Declared(requires="<3.8"), AVAILABLE) is None
     assert choose_python("3.6", Declared(requires="not a specifier"), AVAILABLE) is None
@@ -86,7 +91,9 @@ def test_a_django_spec_asking_for_36_gets_39_where_the_project_declares_it() -> 
     assert not official.supported and official.substitutable == ["python"]
     spec = resolve_spec(official, _reader({"setup.cfg": DJANGO_30_SETUP_CFG}))
     assert spec.supported and spec.python == "3.9" and spec.suite == "bullseye"
-    assert "Python 3.6 -> 3.9" in spec.substituted and "setup.cfg declares" in spec.substituted
+    assert "Python 3.6 -> 3.9" in spec.substituted
+    assert "setup.cfg: classifiers list Python 3.6, 3.7, 3.8, 3.9" in spec.substituted
+    assert "past the classifiers" not in spec.substituted
     assert spec.packages == "requirements.txt" and spec.test_cmd == official.test_cmd
     assert spec.key != official.key  # its own environment image
 
@@ -94,9 +101,12 @@ def test_a_django_spec_asking_for_36_gets_39_where_the_project_declares_it() -> 
 def test_no_substitute_where_the_project_does_not_allow_one() -> None:
     official = swebench_spec("django/django", "3.0")
     old = DJANGO_30_SETUP_CFG.replace("    Programming Language :: Python :: 3.9\n", "")
-    spec = resolve_spec(official, _reader({"setup.cfg": old}))
-    assert not spec.supported and "declares Python 3.6, 3.7, 3.8" in spec.reason
-    assert "none of them available" in spec.reason
+    past = resolve_spec(official, _reader({"setup.cfg": old}))  # python_requires >=3.6 allows it
+    assert past.supported and "3.9 is past the classifiers" in past.substituted
+    strict = old.replace(">=3.6", ">=3.6, <3.9")
+    spec = resolve_spec(official, _reader({"setup.cfg": strict}))
+    assert not spec.supported and "classifiers list Python 3.6, 3.7, 3.8" in spec.reason
+    assert "python_requires >=3.6, <3.9" in spec.reason and "none of them available" in spec.reason
     bare = resolve_spec(official, _reader({}))
     assert not bare.supported and "no Python version declared" in bare.reason
 

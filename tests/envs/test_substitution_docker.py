@@ -103,12 +103,13 @@ def test_a_substituted_django_environment_is_validated_graded_and_marked(tmp_pat
 def test_a_project_declaring_no_available_python_is_refused_with_the_reason(
     tmp_path: Path,
 ) -> None:
-    old = SETUP_CFG.replace("    Programming Language :: Python :: 3.9\n", "")
+    old = SETUP_CFG.replace("    Programming Language :: Python :: 3.9\n", "").replace(
+        "[options]\n", "[options]\npython_requires = >=3.6, <3.9\n")
     mirrors, inst = _django_mirror(tmp_path / "mirrors", old)
     report = evaluate([inst], special_predictions([inst], GOLD),
                       _options(tmp_path / "out", mirrors, tmp_path / "cache"))  # fmt: skip
     assert report["error_statuses"] == {inst.instance_id: "env_error"}
     result = json.loads((tmp_path / "out/instances" / inst.instance_id / "report.json")
                         .read_text())  # fmt: skip
-    assert "declares Python 3.6, 3.7, 3.8" in result["detail"]
+    assert "classifiers list Python 3.6, 3.7, 3.8" in result["detail"]
     assert "none of them available" in result["detail"]
