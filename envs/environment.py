@@ -245,10 +245,15 @@ def env_commands(instance: Instance, spec: EnvSpec, source: Path) -> list[str]:
         commands.append(f"{ACTIVATE} && python -m pip install -r /tmp/requirements.txt")
     elif spec.packages:
         commands.append(f"{ACTIVATE} && python -m pip install {spec.packages}")
+    constraints = ""
+    if spec.conda_pip and spec.pip_packages:  # the spec's pins hold while the rest installs
+        pins = "\n".join(spec.pip_packages)
+        commands.append(f"cat > /tmp/quorum-pins.txt <<'{HEREDOC}'\n{pins}\n{HEREDOC}")
+        constraints = " -c /tmp/quorum-pins.txt"
     for req in spec.conda_pip:  # one by one: a conda-only package must not sink the rest
         quoted = shlex.quote(req)
-        commands.append(f"{ACTIVATE} && (python -m pip install {quoted} || echo 'quorum: "
-                        f"not pip-installable here, left out:' {quoted})")
+        commands.append(f"{ACTIVATE} && (python -m pip install{constraints} {quoted} || echo "
+                        f"'quorum: not pip-installable here, left out:' {quoted})")
     if spec.pip_packages:
         pins = " ".join(shlex.quote(p) for p in spec.pip_packages)
         commands.append(f"{ACTIVATE} && python -m pip install {pins}")

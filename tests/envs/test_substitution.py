@@ -142,3 +142,22 @@ def test_django_test_files_become_runtests_labels() -> None:
     inst = Instance(instance_id="django__django-1", repo="django/django", base_commit="a",
                     version="3.0", problem_statement="x", test_patch=diff)
     assert run_targets(inst, swebench_spec("django/django", "3.0")) == ["app.tests"]
+
+
+def test_the_pip_part_installs_one_by_one_under_the_specs_pins(tmp_path) -> None:
+    from envs.environment import env_commands
+
+    spec = swebench_spec("pydata/xarray", "0.12").model_copy(update={
+        "supported": True, "python": "3.9", "suite": "bullseye", "packages": "",
+        "conda_pip": ["numpy", "cartopy"], "substituted": "test"})  # fmt: skip
+    inst = Instance(instance_id="pydata__xarray-1", repo="pydata/xarray", base_commit="a",
+                    version="0.12", problem_statement="x")  # fmt: skip
+    commands = env_commands(inst, spec, tmp_path)
+    pins = next(c for c in commands if "/tmp/quorum-pins.txt <<" in c)
+    assert "numpy==1.23.0" in pins and "pandas==1.5.3" in pins
+    tries = [c for c in commands if "left out" in c]
+    assert [c.split(" || ")[0].split()[-1] for c in tries] == ["numpy", "cartopy"]
+    assert all("-c /tmp/quorum-pins.txt" in c for c in tries)
+    assert commands[-1].endswith("numpy==1.23.0 packaging==23.1 pandas==1.5.3 pytest==7.4.0 "
+                                 "python-dateutil==2.8.2 pytz==2023.3 six==1.16.0 "
+                                 "scipy==1.11.1 setuptools==68.0.0 dask==2022.8.1")  # fmt: skip
