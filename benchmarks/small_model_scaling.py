@@ -22,6 +22,17 @@ Prints name=value lines, a table, and the wall time; writes results.json into --
 with --report, bench_report.html: the table's figures as plots, via quorum.report).
 --rescore recomputes the figures from a finished --out with the current selector (no model,
 no grading): selector changes are compared on the same candidates.
+Every run (and --rescore) also writes outcomes.jsonl into --out: the graded candidates as an
+outcome table (quorum/outcomes.py) that `quorum simulate` replays.
+--calibration: every sub-sample's selection becomes an example (the winner's support,
+margin, cluster share, distinct fixes; right or not); prints the reliability table and the
+expected calibration error of the raw confidence and of a logistic calibration fitted
+leave-one-task-out, and the precision when answering at each N without and with it; writes
+calibration.json (the fit on every task, for SelectConfig.calibration) and
+calibration_report.json into --out. --calibration-pool (SWE-bench prediction files, pooled
+per instance as `quorum select` pools them: patch-only signals) with --calibration-labels
+(their *.result.json) adds those selections: reported alone (held out ten folds of
+instances at a time) and as extra training data for the tasks' held-out fits.
 """
 
 from __future__ import annotations
@@ -31,7 +42,9 @@ import asyncio
 import json
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from agent.agentless import AgentlessConfig
 from agent.rollout import RolloutConfig
@@ -41,12 +54,33 @@ from envs.repos import read_at_commit
 from envs.sources.swebench import task_from_instance
 from quorum.demo import passes_hidden
 from quorum.models import endpoints_for
+from quorum.outcomes import from_run_dir, write_table
 from quorum.paths import cache_dir
 from quorum.sandboxes import sandbox_factory
-from quorum.scaling import figures, select_from, summarize, summary_keys
+from quorum.scaling import (
+    calibration_examples,
+    figures,
+    select_from,
+    subset_selections,
+    summarize,
+    summary_keys,
+)
 from quorum.solve import SolveOptions, solve
+from selection.calibration import (
+    Example,
+    brier_score,
+    calibration_buckets,
+    example_of,
+    expected_calibration_error,
+    fit,
+    format_reliability,
+    leave_one_group_out,
+)
+from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
-from selection.pool import base_texts, read_run_dir
+from selection.metrics import read_labels
+from selection.pipeline import select_group
+from selection.pool import base_texts, group_by_task, load_pool, read_run_dir
 
 # Distinct knobs for each of up to 8 samples (the rollout default repeats after 4).
 TEMPERATURES = [0.0, 0.7, 0.9, 0.5, 0.8, 0.6, 1.0, 0.4]
@@ -110,6 +144,125 @@ def _earlier_grades(out: Path) -> dict[str, dict[str, dict[str, bool]]]:
     return json.loads(max(found, key=lambda p: p.stat().st_mtime).read_text())["grades"]
 
 
+class Recorded(NamedTuple):
+    """One graded task's recorded evidence, as the figures were computed from it."""
+
+    task_id: str
+    cands: list[Candidate]
+    matrix: PassMatrix | None
+    regress: PassMatrix | None
+    files: dict[str, str]
+    passed: dict[str, bool]
+
+
+def write_outcomes(out: Path, grades: dict[str, dict[str, dict[str, bool]]]) -> Path:
+    """outcomes.jsonl: every graded task's run directory as an outcome-table line."""
+    rows = [from_run_dir(out / solver / task, labels, source=f"{out.name} {solver}")
+            for solver, per_task in grades.items()
+            for task, labels in per_task.items()]  # fmt: skip
+    write_table(rows, out / "outcomes.jsonl")
+    return out / "outcomes.jsonl"
+
+
+def _answers(rec: Recorded, ns: list[int], seed: int, config: SelectConfig | None
+             ) -> dict[int, list[int]]:  # fmt: skip
+    """N -> [selections, answered, answered right] over the task's sub-samples."""
+    out: dict[int, list[int]] = {}
+    for n, _subset, sel in subset_selections(rec.task_id, rec.cands, rec.matrix, rec.regress,
+                                             ns, seed, rec.files, config):  # fmt: skip
+        row = out.setdefault(n, [0, 0, 0])
+        row[0] += 1
+        row[1] += sel.chosen is not None
+        row[2] += bool(sel.chosen and rec.passed.get(sel.chosen))
+    return out
+
+
+def pool_examples(sources: list[Path], labels: list[Path]) -> list[Example]:
+    """Each instance's selection over other systems' pooled predictions (patch-only: no
+    tests, no base files), as an example where its winner is graded."""
+    groups = group_by_task(load_pool(sources).candidates)
+    grades: dict[str, bool] = {}
+    for path in labels:
+        grades.update(read_labels(path, groups))
+    found = (example_of(asyncio.run(select_group(g)), grades) for g in groups.values())
+    return [e for e in found if e is not None]
+
+
+def _print_scores(title: str, name: str, probs: list[float], truth: list[bool],
+                  report: dict, *, table: bool = True) -> None:  # fmt: skip
+    buckets = calibration_buckets(probs, truth)
+    ece, brier = expected_calibration_error(buckets), brier_score(probs, truth)
+    report[name] = {"ece": ece, "brier": brier, "buckets": [b.model_dump() for b in buckets]}
+    print(f"\n{title}: ece_{name}={ece:.3f} brier_{name}={brier:.3f}")
+    if table:
+        print(format_reliability(buckets))
+
+
+def _pool_report(examples: list[Example], pooled: list[Example], report: dict) -> None:
+    """The pools alone (ten folds of instances), and the tasks' held-out fits with the
+    pools added to what they learn from (a pool instance never shares a task's id)."""
+    truth = [e.correct for e in pooled]
+    print(f"\n## pooled predictions: {len(pooled)} graded instance selections (patch-only)")
+    _print_scores("raw confidence (support)", "pool_raw", [e.raw for e in pooled], truth,
+                  report)  # fmt: skip
+    _print_scores("calibrated, ten folds of instances held out", "pool_folds",
+                  leave_one_group_out(pooled, folds=10)[0], truth, report)  # fmt: skip
+    fits = {t: fit([e for e in examples if e.group != t] + pooled)
+            for t in {e.group for e in examples}}  # fmt: skip
+    mine = [fits[e.group].probability(e.features) for e in examples]
+    _print_scores("the tasks, leave-one-task-out, trained with the pools too", "loto_with_pools",
+                  mine, [e.correct for e in examples], report)  # fmt: skip
+
+
+def calibration_report(out: Path, recorded: list[Recorded], ns: list[int], seed: int,
+                       pooled: list[Example] | None = None) -> None:  # fmt: skip
+    examples = [e for r in recorded for e in calibration_examples(
+        r.task_id, r.cands, r.matrix, r.regress, r.passed, ns, seed, r.files)]  # fmt: skip
+    tasks = sorted({e.group for e in examples})
+    if len(tasks) < 2:
+        print("calibration: needs selections on at least two graded tasks")
+        return
+    loto, fits = leave_one_group_out(examples)
+    truth = [e.correct for e in examples]
+    probs = {"raw": [e.raw for e in examples], "loto": loto,
+             "base_rate": leave_one_group_out(examples, features=())[0]}  # fmt: skip
+    report: dict = {"examples": len(examples), "tasks": tasks, "ns": ns, "seed": seed}
+    print(f"\n## calibration: {len(examples)} selections on {len(tasks)} tasks "
+          f"(every sub-sample at N in {ns}; the winner right or not)")  # fmt: skip
+    for name, title in (("raw", "raw confidence (support)"),
+                        ("loto", "calibrated, leave-one-task-out"),
+                        ("base_rate", "the other tasks' base rate, for scale")):  # fmt: skip
+        _print_scores(title, name, probs[name], truth, report, table=name != "base_rate")
+    if pooled:
+        _pool_report(examples, pooled, report)
+    whole = fit(examples)
+    by_n: dict[int, list[int]] = {}
+    for rec in recorded:
+        cal = SelectConfig(calibration=fits.get(rec.task_id, whole))
+        for config, offset in ((None, 0), (cal, 3)):
+            for n, row in _answers(rec, ns, seed, config).items():
+                acc = by_n.setdefault(n, [0] * 6)
+                for i, v in enumerate(row):
+                    acc[offset + i] += v
+    print("\n| N | selections | answered raw | precision raw | answered calibrated | "
+          "precision calibrated |\n| --- | --- | --- | --- | --- | --- |")  # fmt: skip
+    report["by_n"] = {}
+    for n, (k, ans, right, _k, cans, cright) in sorted(by_n.items()):
+        prec, cprec = (right / ans if ans else 0.0), (cright / cans if cans else 0.0)
+        report["by_n"][n] = {"selections": k, "answered_raw": ans, "precision_raw": prec,
+                             "answered_calibrated": cans, "precision_calibrated": cprec}
+        print(f"| {n} | {k} | {ans} | {prec:.3f} | {cans} | {cprec:.3f} |")
+    day = datetime.now(UTC).date().isoformat()
+    whole = whole.model_copy(update={"fitted_on": (
+        f"{out.name}: {len(examples)} selections (the default cascade, no verifier) on every "
+        f"sub-sample at N in {ns} (at most 70 each, seed {seed}) of {len(tasks)} graded "
+        f"tasks ({', '.join(tasks)}); fitted {day} by benchmarks/small_model_scaling.py "
+        "--rescore --calibration")})  # fmt: skip
+    (out / "calibration.json").write_text(whole.model_dump_json(indent=1) + "\n")
+    (out / "calibration_report.json").write_text(json.dumps(report, indent=1))
+    print(f"\ncalibration: {out / 'calibration.json'} (fit on every task)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--solvers", default="agentless", help="comma list: agentless,agent,mixed")
@@ -129,6 +282,13 @@ def main() -> None:
     parser.add_argument("--report", action="store_true",
                         help="then write --out/bench_report.html (coverage and selected "
                         "against N, cost, reliability; `quorum report OUT` does the same)")
+    parser.add_argument("--calibration", action="store_true",
+                        help="then the leave-one-task-out calibration report; writes "
+                        "calibration.json and calibration_report.json into --out")  # fmt: skip
+    parser.add_argument("--calibration-pool", type=Path, action="append", default=[],
+                        help="with --calibration: a SWE-bench predictions file (repeatable)")
+    parser.add_argument("--calibration-labels", type=Path, action="append", default=[],
+                        help="... and its official *.result.json (repeatable)")
     args = parser.parse_args()
     started = time.monotonic()
     ns = [n for n in (1, 2, 4, 8) if n <= args.max_n]
@@ -140,6 +300,7 @@ def main() -> None:
     results: dict[str, dict[str, dict[str, float]]] = {}
     grades: dict[str, dict[str, dict[str, bool]]] = {}
     earlier = _earlier_grades(args.out) if args.rescore else {}
+    recorded: list[Recorded] = []
     for solver in solvers:
         for inst in instances:
             task = task_from_instance(inst)
@@ -165,6 +326,7 @@ def main() -> None:
                 chosen = select_from(task.id, cands, matrix, regress, files)
             figs["selected_full_run"] = float(bool(chosen and passed.get(chosen)))
             results.setdefault(solver, {})[inst.instance_id] = figs
+            recorded.append(Recorded(task.id, cands, matrix, regress, files, passed))
             grades.setdefault(solver, {})[inst.instance_id] = passed
             if not args.rescore:
                 partial = {"per_task": results, "grades": grades}
@@ -189,6 +351,11 @@ def main() -> None:
     (args.out / name).write_text(json.dumps(
         {"summary": summary, "per_task": results, "grades": grades, "wall_s": wall,
          "max_n": args.max_n, "tasks": [i.instance_id for i in instances]}, indent=1))  # fmt: skip
+    print(f"outcomes: {write_outcomes(args.out, grades)}")
+    if args.calibration:
+        pooled = (pool_examples(args.calibration_pool, args.calibration_labels)
+                  if args.calibration_pool else None)  # fmt: skip
+        calibration_report(args.out, recorded, ns, args.seed, pooled)
     if args.report:  # bench_report.html: the table's figures drawn, from --out alone
         from quorum.report.bench_render import BENCH_HTML, write_bench_report
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from envs.candidate import Candidate
+from selection.calibration import Example, example_of
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
 from selection.pipeline import Evidence, RunOptions, select_run
+from selection.result import Selection
 
 SUBSETS = 70
 
@@ -41,6 +43,13 @@ def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix | None,
     through the same selection.pipeline.select_run, offline over the recorded matrices."""
     if not cands:
         return None
+    return selection_from(task_id, cands, repro, regress, files, config).chosen
+
+
+def selection_from(task_id: str, cands: list[Candidate], repro: PassMatrix | None,
+                   regress: PassMatrix | None, files: Mapping[str, str],
+                   config: SelectConfig | None = None) -> Selection:  # fmt: skip
+    """`select_from`'s whole Selection (confidence, ranking, features)."""
     known = Evidence(
         repro=submatrix(repro, cands, own_tests=True) if repro else None,
         regress=submatrix(regress, cands, own_tests=False) if regress else None,
@@ -48,7 +57,24 @@ def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix | None,
     )
     options = RunOptions(selection=config or SelectConfig())
     run = asyncio.run(select_run(task_id, cands, [], None, "", options, known=known))
-    return run.selection.chosen
+    return run.selection
+
+
+def subset_selections(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,
+                      regress: PassMatrix | None, ns: Sequence[int], seed: int,
+                      files: Mapping[str, str], config: SelectConfig | None = None,
+                      ) -> Iterator[tuple[int, tuple[str, ...], Selection]]:  # fmt: skip
+    """(N, the subset's ids, its Selection) for every sub-sample `figures` scores, in the
+    same order and with the same draws (one seeded generator over the Ns in turn)."""
+    rng = random.Random(seed)
+    ids = sorted(c.id for c in cands)
+    by_id = {c.id: c for c in cands}
+    for n in ns:
+        if n > len(ids):
+            continue
+        for subset in subsets(ids, n, rng):
+            chosen = [by_id[i] for i in subset]
+            yield n, subset, selection_from(task_id, chosen, matrix, regress, files, config)
 
 
 def figures(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,
@@ -59,26 +85,23 @@ def figures(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,
     (some candidate of the N passes), selected_at_N (the one selection picks passes),
     abstain_at_N and wrong_at_N (selected + abstain + wrong = 1), each the mean over the
     sub-samples. `passed` is the grade by candidate id."""
-    rng = random.Random(seed)
-    ids = sorted(c.id for c in cands)
-    by_id = {c.id: c for c in cands}
+    ids = [c.id for c in cands]
     out = {"pass_at_1": sum(passed.get(i, False) for i in ids) / len(ids) if ids else 0.0}
-    for n in ns:
-        if n > len(ids):
-            continue
-        cov = sel = abst = wrong = 0
-        picks = subsets(ids, n, rng)
-        for subset in picks:
-            chosen = [by_id[i] for i in subset]
-            cov += any(passed.get(i, False) for i in subset)
-            pick = select_from(task_id, chosen, matrix, regress, files, config)
-            sel += bool(pick and passed.get(pick))
-            abst += pick is None
-            wrong += bool(pick and not passed.get(pick))
-        out[f"coverage_at_{n}"] = cov / len(picks)
-        out[f"selected_at_{n}"] = sel / len(picks)
-        out[f"abstain_at_{n}"] = abst / len(picks)
-        out[f"wrong_at_{n}"] = wrong / len(picks)
+    tally: dict[int, list[int]] = {}  # N -> subsets, covered, selected, abstained, wrong
+    for n, subset, selection in subset_selections(task_id, cands, matrix, regress, ns, seed,
+                                                  files, config):  # fmt: skip
+        pick = selection.chosen
+        row = tally.setdefault(n, [0, 0, 0, 0, 0])
+        row[0] += 1
+        row[1] += any(passed.get(i, False) for i in subset)
+        row[2] += bool(pick and passed.get(pick))
+        row[3] += pick is None
+        row[4] += bool(pick and not passed.get(pick))
+    for n, (count, cov, sel, abst, wrong) in tally.items():
+        out[f"coverage_at_{n}"] = cov / count
+        out[f"selected_at_{n}"] = sel / count
+        out[f"abstain_at_{n}"] = abst / count
+        out[f"wrong_at_{n}"] = wrong / count
     return out
 
 
@@ -95,3 +118,16 @@ def summarize(per_task: Mapping[str, Mapping[str, float]], names: Sequence[str]
               ) -> dict[str, float]:  # fmt: skip
     """Each figure's mean over the tasks (a task lacking it counts 0)."""
     return {k: sum(f.get(k, 0.0) for f in per_task.values()) / len(per_task) for k in names}
+
+
+def calibration_examples(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,
+                         regress: PassMatrix | None, passed: Mapping[str, bool],
+                         ns: Sequence[int], seed: int, files: Mapping[str, str],
+                         ) -> list[Example]:  # fmt: skip
+    """One example per sub-sample `figures` scores: the features selection saw about its
+    winner (ranking[0], abstaining or not), its uncalibrated confidence, and whether the
+    winner passes the hidden tests. A subset without a code change has no winner: none."""
+    grades = {c.id: bool(passed.get(c.id)) for c in cands}
+    found = (example_of(sel, grades, n) for n, _subset, sel in
+             subset_selections(task_id, cands, matrix, regress, ns, seed, files))  # fmt: skip
+    return [e for e in found if e is not None]

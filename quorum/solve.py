@@ -56,6 +56,12 @@ class SolveOptions(BaseModel):
     selection_agent: bool = Field(
         False, description="the first model may write tests to tell the top patches apart"
     )
+    probe_behaviour: bool = Field(
+        False, description="the first model writes probe calls; patches that behave alike "
+        "on them vote as one fix (selection.differential)")
+    tournament: bool = Field(
+        False, description="the first model judges the behaviours pairwise on the calls "
+        "where they differ (selection.tournament); probes behaviour too")
     test_network: Literal["none", "bridge"] = Field(
         "none", description="network of the containers that only run tests (pool, matrix, "
         "regressions, grading); agents never have any. bridge: connected machines only")
@@ -146,12 +152,15 @@ async def solve(
                 task.id, candidates, _pool(candidates), test_sandbox, task.problem_statement,
                 RunOptions(selection=options.selection, test_timeout_s=options.test_timeout_s,
                            concurrency=options.rollout.concurrency,
-                           regression_tests=options.regression_tests),
+                           regression_tests=options.regression_tests,
+                           behaviour=options.probe_behaviour or options.tournament,
+                           tournament=options.tournament),
                 verifier=EndpointVerifier(judge) if judge else None,
                 trajectories=_condensed(run_dir, _solvers(candidates)) if judge else None,
                 agent=_agent(task, clients[0], start_sandbox, options)
                 if options.selection_agent and clients
                 else None,
+                prober=clients[0] if clients else None,
                 say=say,
                 tests_run=getattr(events, "tests_run", None),  # the live view's bar, if any
             )  # fmt: skip

@@ -14,7 +14,8 @@ verifier: highest P(YES). agentless: the Agentless cascade. random: a seeded dra
 
 Confidence is the winner's `support`: its weighted score over the signals that can speak
 for a fix, times the share of the repository's tests it keeps (not breaking tests is never
-evidence of a fix); the same for every method, so one threshold means the same thing.
+evidence of a fix); the same for every method, so one threshold means the same thing. With
+a `calibration` (selection.calibration) it is that map's P(correct) instead.
 Abstain when it is below `threshold`, when no signal or only the repository's tests speak,
 (optionally) when the strong signals (verifier, tests) favour disjoint sets and the winner
 leads the runner-up by less than `margin`, and (optionally) when distinct fixes tie on
@@ -28,6 +29,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from selection.calibration import Calibration, selection_features
 from selection.result import Selection
 from selection.signals import Signals
 
@@ -43,7 +45,9 @@ class Weights(BaseModel):
     regressions: float = Field(1.0, ge=0)
     b4: float = Field(0.5, ge=0)
     patch_votes: float = Field(0.5, ge=0)
+    behaviour_votes: float = Field(0.5, ge=0, description="replaces patch_votes when probed")
     agent: float = Field(0.5, ge=0)
+    tournament: float = Field(1.0, ge=0)
 
 
 class SelectConfig(BaseModel):
@@ -67,6 +71,10 @@ class SelectConfig(BaseModel):
         0.05, ge=0, le=1, description="... and no more than this share of the base-passing "
         "regression tests (in a small suite every broken test counts)")
     seed: int = 0
+    calibration: Calibration | None = Field(
+        None, description="when set, the confidence is this map's P(correct) of the "
+        "winner's support, margin, cluster share and distinct fixes (selection.calibration), "
+        "and the threshold applies to it; the support stays in evidence.raw_confidence")
 
 
 def _weighted(norm: dict[str, dict[str, float]], weights: Weights, cid: str) -> float:
@@ -83,7 +91,7 @@ def combined(signals: Signals, weights: Weights) -> dict[str, float]:
 
 def support(signals: Signals, weights: Weights, cid: str) -> float:
     """The confidence in a candidate: its weighted score over the signals that can speak
-    for a fix (verifier, tests, B4, votes, agent), times the share of base-passing
+    for a fix (verifier, tests, B4, votes, tournament, agent), times the share of base-passing
     repository tests it keeps. Not breaking existing tests is necessary but says nothing
     for a fix (the unchanged code keeps them all), so it only ever takes away."""
     norm = signals.normalised()
@@ -145,7 +153,7 @@ def rank(signals: Signals, config: SelectConfig) -> list[str]:
     if method == "votes":
         return sorted(
             ids,
-            key=lambda c: (-signals.tests.get(c, 0.0), -signals.patch_votes.get(c, 0.0),
+            key=lambda c: (-signals.tests.get(c, 0.0), -signals.votes().get(c, 0.0),
                            -comb[c], _stable(c)),
         )  # fmt: skip
     survivors = ids
@@ -158,7 +166,7 @@ def rank(signals: Signals, config: SelectConfig) -> list[str]:
     else:  # agentless, as published: fewest regressions, reproduction, then majority
         survivors = _best(survivors, signals.regressions, lowest=True)
         survivors = _best(survivors, signals.tests)
-        survivors = _best(survivors, signals.patch_votes)
+        survivors = _best(survivors, signals.votes())
     head = order(survivors)
     return head + [c for c in order(ids) if c not in head]
 
@@ -201,6 +209,10 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
     confidence = min(max(support(signals, config.weights, winner), 0.0), 1.0)
     runner_up = ranking[1] if len(ranking) > 1 else None
     lead = comb[winner] - comb[runner_up] if runner_up else confidence
+    evidence["features"] = selection_features(signals, comb, ranking, confidence)
+    if config.calibration is not None:
+        evidence["raw_confidence"] = confidence
+        confidence = config.calibration.probability(evidence["features"])
     why = _explain(signals, winner, runner_up, config, available)
     tied = signals.tied_fixes(winner) if config.method != "random" else 1
     if tied > 1:
@@ -216,7 +228,8 @@ def select(task_id: str, signals: Signals, config: SelectConfig | None = None) -
                        "passes them too")
     if config.threshold > 0 and confidence <= config.threshold:
         # a threshold must be exceeded: 0.5 at the default is a coin flip
-        reasons.append(f"confidence {confidence:.2f} does not exceed the threshold "
+        what = "calibrated confidence" if config.calibration is not None else "confidence"
+        reasons.append(f"{what} {confidence:.2f} does not exceed the threshold "
                        f"{config.threshold:g}")  # fmt: skip
     if tied > 1 and config.abstain_on_tie:
         reasons.append(f"{tied} distinct fixes tie on every signal")
@@ -251,9 +264,15 @@ def _explain(
             f"breaks {signals.regressions.get(winner, 0):g} of {signals.n_regression_tests} "
             "base-passing regression tests"
         )
-    if signals.patch_votes and (len(signals.ids) > 1 or signals.voters > 1):
+    if signals.behaviour_votes:
+        share = signals.behaviour_votes.get(winner, 0.0)
+        parts.append(f"{share:.0%} of the pool behaves as it does on the probe calls")
+    elif signals.patch_votes and (len(signals.ids) > 1 or signals.voters > 1):
         share = signals.patch_votes.get(winner, 0.0)
         parts.append(f"its normalised patch is shared by {share:.0%} of the pool")
+    if signals.tournament:
+        parts.append(f"the pairwise judge scores its behaviour "
+                     f"{signals.tournament.get(winner, 0.0):.2f}")  # fmt: skip
     if signals.agent_choice:
         agreed = "agrees" if signals.agent_choice == winner else f"chose {signals.agent_choice}"
         parts.append(f"the selection agent {agreed}")

@@ -12,10 +12,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.llm import LLMClient
 from envs.candidate import Candidate, ReproTest
 from sandbox.errors import QuorumError
 from sandbox.protocol import SandboxFactory
 from selection.agent import AgentVerdict
+from selection.behaviour import BehaviourTable
+from selection.differential import probe_behaviour
 from selection.hybrid import SelectConfig, rank, select
 from selection.matrix import PassMatrix, build_matrix
 from selection.pool import Group, base_texts, changed_sources, group_by_task
@@ -24,6 +27,7 @@ from selection.regression import related_tests_in, run_regressions
 from selection.result import Selection
 from selection.signals import collect_signals
 from selection.testpool import TestPool, validate_pool
+from selection.tournament import TournamentResult, run_tournament
 from selection.verifier import Verifier, VerifierItem
 
 AgentRunner = Callable[[Sequence[Candidate]], Awaitable[AgentVerdict]]
@@ -63,12 +67,16 @@ async def select_group(
     agent_reason: str = "",
     agent: AgentRunner | None = None,
     agent_top: int = 3,
+    behaviour: BehaviourTable | None = None,
+    tournament: TournamentResult | None = None,
 ) -> Selection:
     """`agent`, when given, is shown the top `agent_top` distinct patches by the other
     signals and its choice joins them (see selection.agent)."""
     config = config or SelectConfig()
     scores = await verify_group(group, verifier, issue, trajectories) if verifier else None
-    signals = collect_signals(group, repro, regress, scores, agent_choice, agent_reason)
+    judged = tournament.candidate_scores() if tournament is not None else None
+    signals = collect_signals(group, repro, regress, scores, agent_choice, agent_reason,
+                              tournament=judged, behaviour=behaviour)  # fmt: skip
     verdict = None
     if agent is not None and len(group.clusters()) > 1:
         by_id = {c.id: c for c in group.candidates}
@@ -102,6 +110,14 @@ class RunOptions(BaseModel):
     regression_tests: bool = Field(True, description="run the repo's tests near the change")
     regression_timeout_s: float | None = Field(
         None, gt=0, description="per regression run; default five times test_timeout_s")
+    behaviour: bool = Field(
+        False, description="the prober writes probe calls; every distinct patch runs them "
+        "and behaviour clusters replace patch clusters in the votes (selection.differential)")
+    probe_timeout_s: float = Field(10, gt=0, description="per probe call")
+    tournament: bool = Field(
+        False, description="the prober judges the behaviour clusters pairwise on the calls "
+        "where they differ (selection.tournament); needs the behaviour signal")
+    tournament_pairs: int = Field(7, ge=1, description="at most this many matches")
 
 
 class Evidence(BaseModel):
@@ -128,6 +144,8 @@ class RunSelection(BaseModel):
     regress: PassMatrix | None = None
     base_files: dict[str, str] = Field(default_factory=dict)
     scores: dict[str, dict[str, float]] = Field(default_factory=dict)
+    behaviour: BehaviourTable | None = Field(
+        None, description="the probe calls' outcomes, when they gave a behaviour signal")
 
 
 async def select_run(
@@ -143,13 +161,16 @@ async def select_run(
     verifier: Verifier | None = None,
     trajectories: Mapping[str, str] | None = None,
     agent: AgentRunner | None = None,
+    prober: LLMClient | None = None,
     say: Callable[[str], None] | None = None,
     tests_run: Callable[[int, int], None] | None = None,
 ) -> RunSelection:
     """`candidates` are one task's (test writers among them are left out of the choice);
     `tests` the generated tests to validate and run (with a sandbox factory). What
     `known` holds is used instead of being built. `tests_run(done, total)` hears the pass
-    matrix's progress (a progress bar's)."""
+    matrix's progress (a progress bar's). `prober` writes the probe calls of the
+    behaviour signal (with `options.behaviour`, a sandbox factory and two distinct
+    patches or more)."""
     say = say or (lambda _m: None)
     known = known or Evidence()
     solvers = [c for c in candidates if c.solver != "test_writer"]
@@ -170,6 +191,18 @@ async def select_run(
         files = base_files(solvers, start_sandbox) if start_sandbox is not None else {}
     groups = group_by_task(solvers, {task_id: files}, vote_only_sources=vote_only_sources)
     group = groups.get(task_id)
+    probed = None
+    if (options.behaviour and prober is not None and start_sandbox is not None
+            and group is not None and len(group.clusters()) > 1):  # fmt: skip
+        say(f"probing the behaviour of {len(group.clusters())} distinct patch(es)")
+        probed = await probe_behaviour(
+            group, issue, prober, start_sandbox, files,
+            call_timeout_s=options.probe_timeout_s, concurrency=options.concurrency,
+        )  # fmt: skip
+    behaviour = probed if probed is not None and probed.usable else None
+    judged = None
+    if options.tournament and behaviour is not None and prober is not None:
+        judged = await _tournament(behaviour, issue, prober, options, say)
     if group is None:
         selection = Selection(task_id=task_id, method=options.selection.method,
                               rationale="No trajectory produced a patch; nothing to choose.")
@@ -179,13 +212,34 @@ async def select_run(
         selection = await select_group(
             group, config=options.selection, repro=repro, regress=regress,
             verifier=verifier, issue=issue, trajectories=trajectories, agent=agent,
+            behaviour=behaviour, tournament=judged,
         )  # fmt: skip
+    if probed is not None:  # its outcomes, or why it gave no signal, and its cost
+        selection.evidence["behaviour"] = probed.model_dump()
+    if judged is not None:  # every match: the calls shown, both outputs, both answers
+        selection.evidence["tournament"] = judged.model_dump()
     if pool is not None:
         selection.evidence["test_pool"] = pool.model_dump(exclude={"valid"})
     return RunSelection(
         selection=selection, group=group, pool=pool, repro=repro, regress=regress,
         base_files=dict(files), scores=_scores(solvers, repro, selection),
+        behaviour=behaviour,
     )  # fmt: skip
+
+
+async def _tournament(
+    table: BehaviourTable, issue: str, judge: LLMClient, options: RunOptions,
+    say: Callable[[str], None],
+) -> TournamentResult | None:  # fmt: skip
+    """The behaviour clusters whose representative ran, judged pairwise; None when fewer
+    than two behaviours are there to tell apart."""
+    entrants = [ids for ids in table.clusters
+                if ids and ids[0] in table.outputs and ids[0] not in table.failed]  # fmt: skip
+    if len(entrants) < 2:
+        return None
+    say(f"judging {len(entrants)} behaviours pairwise on the calls where they differ")
+    return await run_tournament(judge, issue, table.setup, table.calls, table.outputs,
+                                entrants, max_pairs=options.tournament_pairs)  # fmt: skip
 
 
 def kept_tests(tests: Sequence[ReproTest], pool: TestPool) -> list[ReproTest]:

@@ -68,6 +68,8 @@ def bench_command(
     models_file: so.ModelsFile = so.DEFAULTS["models_file"],
     verifier_model: so.VerifierModel = so.DEFAULTS["verifier_model"],
     selection_agent: so.SelectionAgent = so.DEFAULTS["selection_agent"],
+    probe_behaviour: so.ProbeBehaviour = so.DEFAULTS["probe_behaviour"],
+    tournament: so.Tournament = so.DEFAULTS["tournament"],
     select_method: so.SelectMethod = so.DEFAULTS["select_method"],
     abstain_below: so.AbstainBelow = so.DEFAULTS["abstain_below"],
     concurrency: so.Concurrency = so.DEFAULTS["concurrency"],

@@ -71,6 +71,12 @@ ProbeBehaviour = Annotated[
     typer.Option(help="Let the first model write probe calls that every distinct patch "
                  "runs: patches that behave alike vote as one fix."),
 ]  # fmt: skip
+Tournament = Annotated[
+    bool,
+    typer.Option(help="Let the first model judge the behaviours pairwise, knockout style, "
+                 "on the probe calls where they differ (both orders; implies "
+                 "--probe-behaviour)."),
+]  # fmt: skip
 SelectMethod = Annotated[
     str, typer.Option(help=f"Selection: {', '.join(SELECT_METHODS)}.")
 ]
@@ -114,6 +120,7 @@ def build_solve_options(
     verifier_model: str | None = None,
     selection_agent: bool = False,
     probe_behaviour: bool = False,
+    tournament: bool = False,
     select_method: str = "cascade",
     abstain_below: float = 0.5,
     concurrency: int = 4,
@@ -137,6 +144,7 @@ def build_solve_options(
         budget_usd_per_trajectory=budget_usd_per_trajectory,
         selection_agent=selection_agent,
         probe_behaviour=probe_behaviour,
+        tournament=tournament,
         selection=SelectConfig(method=select_method, threshold=abstain_below),  # type: ignore[arg-type]
         test_network=test_network,  # type: ignore[arg-type]
         allocation=allocation,  # type: ignore[arg-type]

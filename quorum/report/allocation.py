@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from quorum.report.readers import _dict, _int, _num
+
 
 @dataclass
 class DecisionRow:
@@ -37,16 +39,7 @@ class AllocationView:
         return None if self.not_started is None else self.not_started + self.cancelled
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def rounds_of(decisions: list[DecisionRow]) -> list[list[DecisionRow]]:

@@ -23,6 +23,7 @@ from envs.candidate import Candidate, content_id
 from envs.repos import read_at_commit
 from quorum.bench import pass_at_k, without_bytecode
 from quorum.report.allocation import build_allocation
+from quorum.report.readers import _dict, _int, _num
 from quorum.scaling import figures
 from sandbox.errors import QuorumError
 from selection.matrix import PassMatrix
@@ -139,20 +140,11 @@ def _jsonl(path: Path, notes: list[str], root: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
 
 def _str(value: Any) -> str | None:
     return redact(value) if isinstance(value, str) else None
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _bools(value: Any) -> list[bool]:

@@ -17,6 +17,8 @@ from typing import Any
 
 from agent.redact import redact
 from quorum.report.allocation import AllocationView, build_allocation
+from quorum.report.behaviour import BehaviourView, TournamentView, build_behaviour, build_tournament
+from quorum.report.readers import _dict, _int, _list, _num, _str
 from sandbox.errors import QuorumError
 from selection.matrix import ORIGINAL  # the unpatched repository's row
 
@@ -217,6 +219,8 @@ class RunView:
     files: dict[str, bool]  # the run directory's files: present or not
     notes: list[str] = field(default_factory=list)  # what could not be read, and why
     allocation: AllocationView | None = None  # allocation.json: absent under `fixed`
+    behaviour: BehaviourView | None = None  # the probe calls' outcomes (selection.json)
+    tournament: TournamentView | None = None  # the pairwise judge's matches
 
     @property
     def solvers(self) -> list[CandidateView]:
@@ -293,26 +297,6 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 # -- building ------------------------------------------------------------------------------
 def build_view(run_dir: Path, *, selection_file: Path | None = None) -> RunView:
     """The view of `run_dir`; `selection_file` replaces its selection.json (`quorum select
@@ -367,6 +351,8 @@ def build_view(run_dir: Path, *, selection_file: Path | None = None) -> RunView:
         files=read.files,
         notes=read.notes,
         allocation=allocation,
+        behaviour=build_behaviour(evidence, clusters),
+        tournament=build_tournament(evidence),
     )
 
 

@@ -1,0 +1,88 @@
+"""Behaviour signatures: what every normalised-patch cluster's representative (and the
+original code, "__original__") does on the same probe calls, and the behaviour clusters
+that follow from it. Clusters whose outputs are identical on every call are one fix
+whatever their text; a representative whose run failed entirely (patch did not apply,
+setup raised, every call an import error) tells nothing and stays alone.
+
+The runs themselves are selection/differential.py's; this is the data and its reading."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selection.pool import Group
+
+# Outcomes meaning the code could not even be loaded: not a behaviour, a failed run.
+_BROKEN = ("raise ImportError", "raise ModuleNotFoundError", "raise SyntaxError",
+           "raise IndentationError")  # fmt: skip
+
+
+class BehaviourTable(BaseModel):
+    """One outcome per call: `repr(value)` (bounded), `raise ExcType: message` or
+    `timeout`. `clusters` holds every candidate id, biggest cluster first; the first id of
+    a cluster is a representative with outputs unless its run failed (`failed`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    setup: str
+    calls: list[str]
+    outputs: dict[str, list[str]] = Field(
+        default_factory=dict, description="representative id (and __original__) -> outcomes"
+    )
+    clusters: list[list[str]] = Field(default_factory=list)
+    failed: dict[str, str] = Field(
+        default_factory=dict, description="representative id -> why its run told nothing"
+    )
+    dropped_calls: list[str] = Field(
+        default_factory=list,
+        description="calls whose outcome differed between two runs "
+        "of the original code (nondeterministic): left out",
+    )
+    note: str = Field("", description="why there is no behaviour signal, when there is none")
+    cost_usd: float = 0
+    tokens: int = 0
+    seconds: float = 0
+
+    @property
+    def usable(self) -> bool:
+        """Whether it can speak: calls left and every candidate in a cluster."""
+        return bool(self.calls) and bool(self.clusters)
+
+    def distinguishing(self, a: str, b: str) -> list[int]:
+        """Indices of the calls on which representatives a and b differ; [] when either has
+        no outputs."""
+        out_a, out_b = self.outputs.get(a), self.outputs.get(b)
+        if out_a is None or out_b is None:
+            return []
+        return [i for i, (x, y) in enumerate(zip(out_a, out_b, strict=True)) if x != y]
+
+    def cluster_of(self) -> dict[str, int]:
+        """Candidate id -> index of its behaviour cluster."""
+        return {cid: i for i, ids in enumerate(self.clusters) for cid in ids}
+
+    def votes(self) -> dict[str, float]:
+        """Candidate id -> share of the pool in its behaviour cluster."""
+        n = max(sum(len(ids) for ids in self.clusters), 1)
+        return {cid: len(ids) / n for ids in self.clusters for cid in ids}
+
+
+def broken_run(outcomes: list[str]) -> bool:
+    """Every call failed to load the code: the run says nothing about behaviour."""
+    return bool(outcomes) and all(o.startswith(_BROKEN) for o in outcomes)
+
+
+def merge_by_outputs(
+    group: Group, outputs: Mapping[str, list[str]], failed: Mapping[str, str]
+) -> list[list[str]]:
+    """Normalised-patch clusters merged where their representatives' outputs are equal on
+    every call; failed or unrun representatives keep their cluster alone. Biggest first,
+    then in pool order."""
+    merged: dict[object, list[str]] = {}
+    for key, ids in group.clusters().items():
+        rep = ids[0]
+        sig: object = tuple(outputs[rep]) if rep in outputs and rep not in failed else key
+        merged.setdefault(sig, []).extend(ids)
+    ordered = list(merged.values())
+    return sorted(ordered, key=lambda ids: -len(ids))  # stable: pool order among equals

@@ -1,0 +1,69 @@
+"""Behaviour votes in the signals: with a behaviour table, votes count behaviour clusters
+(patch votes step aside) and so do the distinct fixes a tie is counted in; a table
+without calls says nothing."""
+
+from __future__ import annotations
+
+from envs.candidate import Candidate
+from selection.behaviour import BehaviourTable, broken_run, merge_by_outputs
+from selection.hybrid import SelectConfig, rank, select
+from selection.pool import group_by_task
+from selection.signals import collect_signals
+
+
+def _patch(body: str) -> str:
+    return (
+        "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n"
+        f"@@ -1,2 +1,2 @@\n def f(x):\n-    return x\n+    return {body}\n"
+    )
+
+
+GROUP = group_by_task([
+    Candidate(id="a", task_id="t", patch=_patch("x + 1")),
+    Candidate(id="b", task_id="t", patch=_patch("1 + x")),
+    Candidate(id="c1", task_id="t", patch=_patch("x * 2")),
+    Candidate(id="c2", task_id="t", patch=_patch("x * 2")),
+    Candidate(id="d", task_id="t", patch=_patch("x - 1")),
+])["t"]  # fmt: skip
+OUTPUTS = {"a": ["2"], "b": ["2"], "c1": ["2"], "d": ["0"]}  # f(1): a, b and c agree
+
+
+def _table(outputs: dict[str, list[str]], failed: dict[str, str] | None = None) -> BehaviourTable:
+    failed = failed or {}
+    return BehaviourTable(setup="", calls=["f(1)"], outputs=outputs, failed=failed,
+                          clusters=merge_by_outputs(GROUP, outputs, failed))  # fmt: skip
+
+
+def test_clusters_merge_equal_outputs_biggest_first() -> None:
+    assert _table(OUTPUTS).clusters == [["a", "b", "c1", "c2"], ["d"]]
+    apart = _table({"a": ["2"], "b": ["3"], "c1": ["2"], "d": ["2"]})
+    assert apart.clusters == [["a", "c1", "c2", "d"], ["b"]]
+
+
+def test_a_failed_representative_keeps_its_patch_cluster() -> None:
+    table = _table(OUTPUTS, failed={"c1": "setup failed"})
+    assert table.clusters == [["a", "b"], ["c1", "c2"], ["d"]]
+    assert broken_run(["raise ModuleNotFoundError: No module named 'm'"] * 2)
+    assert not broken_run(["raise ModuleNotFoundError: x", "1"])
+
+
+def test_votes_count_behaviours_and_ties_count_behaviour_clusters() -> None:
+    plain = collect_signals(GROUP)
+    assert rank(plain, SelectConfig(method="votes"))[0] in ("c1", "c2")  # biggest text
+    assert plain.tied_fixes("a") == 3  # a, b, d: one vote each, nothing else speaks
+    probed = collect_signals(GROUP, behaviour=_table({"a": ["2"], "b": ["2"], "c1": ["3"],
+                                                      "d": ["4"]}))  # fmt: skip
+    assert "behaviour_votes" in probed.normalised() and "patch_votes" not in probed.normalised()
+    assert probed.behaviour_votes == {"a": 0.4, "b": 0.4, "c1": 0.4, "c2": 0.4, "d": 0.2}
+    assert probed.tied_fixes("a") == 2  # a+b and c1+c2 tie on votes: two behaviours
+    merged = collect_signals(GROUP, behaviour=_table(OUTPUTS))
+    assert merged.tied_fixes("a") == 1  # four texts, one behaviour
+    selection = select("t", merged, SelectConfig(method="votes", threshold=0.0))
+    assert selection.chosen in ("a", "b", "c1", "c2") and "tied_fixes" not in selection.evidence
+    assert selection.signals["behaviour_votes"]["d"] == 0.2
+
+
+def test_a_table_without_calls_is_no_signal() -> None:
+    empty = BehaviourTable(setup="", calls=[], note="the probe model failed")
+    signals = collect_signals(GROUP, behaviour=empty)
+    assert signals.behaviour_votes == {} and "patch_votes" in signals.normalised()
