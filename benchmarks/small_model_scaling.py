@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from agent.agentless import AgentlessConfig
+from agent.llm import BudgetCaps, Ledger, LLMClient
 from agent.rollout import RolloutConfig
 from envs.candidate import Candidate
 from envs.microtasks import materialize_tasks
@@ -66,6 +67,7 @@ from quorum.scaling import (
     summary_keys,
 )
 from quorum.solve import SolveOptions, solve
+from selection.behaviour import BehaviourTable
 from selection.calibration import (
     Example,
     brier_score,
@@ -76,6 +78,7 @@ from selection.calibration import (
     format_reliability,
     leave_one_group_out,
 )
+from selection.differential import probe_behaviour
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
 from selection.metrics import read_labels
@@ -134,6 +137,31 @@ def solve_and_grade(task, solver: str, run_dir: Path, args) -> tuple[list[Candid
     with sandbox_factory(task, "local", run_id="grade") as start:
         passed = {c.id: passes_hidden(task, c.patch, start) for c in cands}
     return cands, passed, outcome.selection.chosen
+
+
+def recorded_behaviour(run_dir: Path, task, cands: list[Candidate], files: dict[str, str],
+                       args) -> BehaviourTable | None:  # fmt: skip
+    """The task's behaviour probe over all its graded candidates (the model writes the
+    calls once, every distinct patch runs them): read from run_dir/behaviour.json, or
+    made and saved there. Sub-samples use it cut to their candidates."""
+    path = run_dir / "behaviour.json"
+    if path.is_file():
+        return BehaviourTable.model_validate_json(path.read_text())
+    group = group_by_task(cands, {task.id: files}).get(task.id)
+    if group is None or len(group.clusters()) < 2:
+        return None
+    with endpoints_for([args.model], os.environ, cache_dir=cache_dir(os.environ),
+                       progress=print) as endpoints:  # fmt: skip
+
+        async def go() -> BehaviourTable:
+            async with LLMClient(endpoints[0], Ledger(BudgetCaps())) as client:
+                with sandbox_factory(task, "local", run_id="probe") as start:
+                    return await probe_behaviour(group, task.problem_statement, client, start,
+                                                 files, concurrency=args.concurrency)  # fmt: skip
+
+        table = asyncio.run(go())
+    path.write_text(table.model_dump_json(indent=1))
+    return table
 
 
 def _earlier_grades(out: Path) -> dict[str, dict[str, dict[str, bool]]]:
@@ -279,6 +307,10 @@ def main() -> None:
                         help="no sampling or grading: recompute the figures from the saved "
                         "candidates, matrices and grades in --out with the current selector; "
                         "writes results.rescored.json")  # fmt: skip
+    parser.add_argument("--probe-behaviour", action="store_true",
+                        help="selection with the behaviour signal: per task the model writes "
+                        "probe calls once and every distinct patch runs them (saved as "
+                        "behaviour.json in the task's run directory, reused by --rescore)")
     parser.add_argument("--report", action="store_true",
                         help="then write --out/bench_report.html (coverage and selected "
                         "against N, cost, reliability; `quorum report OUT` does the same)")
@@ -321,9 +353,16 @@ def main() -> None:
                 PassMatrix.model_validate_json(reg_file.read_text()) if reg_file.exists() else None
             )
             files = base_files(task, cands)
-            figs = figures(task.id, cands, matrix, regress, passed, ns, args.seed, files)
+            table = (recorded_behaviour(run_dir, task, cands, files, args)
+                     if args.probe_behaviour else None)  # fmt: skip
+            if table is not None:
+                print(f"{inst.instance_id}: behaviour probe {len(table.calls)} call(s), "
+                      f"{len(table.clusters)} behaviour(s), {table.tokens} tokens, "
+                      f"{table.seconds:.0f}s{'; ' + table.note if table.note else ''}")
+            figs = figures(task.id, cands, matrix, regress, passed, ns, args.seed, files,
+                           behaviour=table)  # fmt: skip
             if args.rescore:
-                chosen = select_from(task.id, cands, matrix, regress, files)
+                chosen = select_from(task.id, cands, matrix, regress, files, behaviour=table)
             figs["selected_full_run"] = float(bool(chosen and passed.get(chosen)))
             results.setdefault(solver, {})[inst.instance_id] = figs
             recorded.append(Recorded(task.id, cands, matrix, regress, files, passed))

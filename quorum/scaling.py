@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 
 from envs.candidate import Candidate
+from selection.behaviour import BehaviourTable
 from selection.calibration import Example, example_of
 from selection.hybrid import SelectConfig
 from selection.matrix import PassMatrix
@@ -37,23 +38,26 @@ def submatrix(matrix: PassMatrix, cands: list[Candidate], *, own_tests: bool) ->
 
 def select_from(task_id: str, cands: list[Candidate], repro: PassMatrix | None,
                 regress: PassMatrix | None, files: Mapping[str, str],
-                config: SelectConfig | None = None) -> str | None:  # fmt: skip
+                config: SelectConfig | None = None,
+                behaviour: BehaviourTable | None = None) -> str | None:  # fmt: skip
     """Quorum's choice among these candidates, as quorum.solve makes it (hybrid selection
     over the reproduction-test matrix and the repository's related tests; no verifier),
     through the same selection.pipeline.select_run, offline over the recorded matrices."""
     if not cands:
         return None
-    return selection_from(task_id, cands, repro, regress, files, config).chosen
+    return selection_from(task_id, cands, repro, regress, files, config, behaviour).chosen
 
 
 def selection_from(task_id: str, cands: list[Candidate], repro: PassMatrix | None,
                    regress: PassMatrix | None, files: Mapping[str, str],
-                   config: SelectConfig | None = None) -> Selection:  # fmt: skip
-    """`select_from`'s whole Selection (confidence, ranking, features)."""
+                   config: SelectConfig | None = None,
+                   behaviour: BehaviourTable | None = None) -> Selection:  # fmt: skip
+    """`select_from`'s whole Selection (confidence, ranking, features). `behaviour`: a
+    probe recorded over all the candidates, cut to these."""
     known = Evidence(
         repro=submatrix(repro, cands, own_tests=True) if repro else None,
         regress=submatrix(regress, cands, own_tests=False) if regress else None,
-        base_files=dict(files),
+        base_files=dict(files), behaviour=behaviour,
     )
     options = RunOptions(selection=config or SelectConfig())
     run = asyncio.run(select_run(task_id, cands, [], None, "", options, known=known))
@@ -63,6 +67,7 @@ def selection_from(task_id: str, cands: list[Candidate], repro: PassMatrix | Non
 def subset_selections(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,
                       regress: PassMatrix | None, ns: Sequence[int], seed: int,
                       files: Mapping[str, str], config: SelectConfig | None = None,
+                      behaviour: BehaviourTable | None = None,
                       ) -> Iterator[tuple[int, tuple[str, ...], Selection]]:  # fmt: skip
     """(N, the subset's ids, its Selection) for every sub-sample `figures` scores, in the
     same order and with the same draws (one seeded generator over the Ns in turn)."""
@@ -74,13 +79,14 @@ def subset_selections(task_id: str, cands: Sequence[Candidate], matrix: PassMatr
             continue
         for subset in subsets(ids, n, rng):
             chosen = [by_id[i] for i in subset]
-            yield n, subset, selection_from(task_id, chosen, matrix, regress, files, config)
+            yield n, subset, selection_from(task_id, chosen, matrix, regress, files, config,
+                                            behaviour)  # fmt: skip
 
 
 def figures(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,
             regress: PassMatrix | None, passed: Mapping[str, bool], ns: Sequence[int],
-            seed: int, files: Mapping[str, str],
-            config: SelectConfig | None = None) -> dict[str, float]:  # fmt: skip
+            seed: int, files: Mapping[str, str], config: SelectConfig | None = None,
+            behaviour: BehaviourTable | None = None) -> dict[str, float]:  # fmt: skip
     """pass_at_1, and for each N in `ns` (up to the candidates there are): coverage_at_N
     (some candidate of the N passes), selected_at_N (the one selection picks passes),
     abstain_at_N and wrong_at_N (selected + abstain + wrong = 1), each the mean over the
@@ -89,7 +95,7 @@ def figures(task_id: str, cands: Sequence[Candidate], matrix: PassMatrix | None,
     out = {"pass_at_1": sum(passed.get(i, False) for i in ids) / len(ids) if ids else 0.0}
     tally: dict[int, list[int]] = {}  # N -> subsets, covered, selected, abstained, wrong
     for n, subset, selection in subset_selections(task_id, cands, matrix, regress, ns, seed,
-                                                  files, config):  # fmt: skip
+                                                  files, config, behaviour):  # fmt: skip
         pick = selection.chosen
         row = tally.setdefault(n, [0, 0, 0, 0, 0])
         row[0] += 1

@@ -8,7 +8,7 @@ The runs themselves are selection/differential.py's; this is the data and its re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,6 +66,26 @@ class BehaviourTable(BaseModel):
         """Candidate id -> share of the pool in its behaviour cluster."""
         n = max(sum(len(ids) for ids in self.clusters), 1)
         return {cid: len(ids) / n for ids in self.clusters for cid in ids}
+
+
+    def restricted(self, ids: Collection[str]) -> BehaviourTable:
+        """The table as a run with only these candidates would have it (a sub-sample of a
+        recorded pool): clusters cut to them, each led by a member whose outputs stand for
+        the cluster (members of one behaviour cluster have the same outputs)."""
+        clusters, outputs = [], {k: v for k, v in self.outputs.items() if k == "__original__"}
+        failed = {k: v for k, v in self.failed.items() if k in ids}
+        for members in self.clusters:
+            kept = [c for c in members if c in ids]
+            if not kept:
+                continue
+            clusters.append(kept)
+            source = next((c for c in members if c in self.outputs and c not in self.failed),
+                          None)  # fmt: skip
+            if source is not None and kept[0] not in self.failed:
+                outputs[kept[0]] = self.outputs[source]
+        clusters.sort(key=lambda c: -len(c))
+        return self.model_copy(update={"clusters": clusters, "outputs": outputs,
+                                       "failed": failed})  # fmt: skip
 
 
 def broken_run(outcomes: list[str]) -> bool:

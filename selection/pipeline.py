@@ -128,6 +128,8 @@ class Evidence(BaseModel):
     repro: PassMatrix | None = None
     regress: PassMatrix | None = None
     base_files: dict[str, str] | None = None
+    behaviour: BehaviourTable | None = Field(
+        None, description="a recorded probe of these candidates (or more): used, cut to them")
 
 
 class RunSelection(BaseModel):
@@ -192,7 +194,9 @@ async def select_run(
     groups = group_by_task(solvers, {task_id: files}, vote_only_sources=vote_only_sources)
     group = groups.get(task_id)
     probed = None
-    if (options.behaviour and prober is not None and start_sandbox is not None
+    if known.behaviour is not None and group is not None:
+        probed = known.behaviour.restricted({c.id for c in group.choosable})
+    elif (options.behaviour and prober is not None and start_sandbox is not None
             and group is not None and len(group.clusters()) > 1):  # fmt: skip
         say(f"probing the behaviour of {len(group.clusters())} distinct patch(es)")
         probed = await probe_behaviour(
