@@ -67,3 +67,31 @@ def test_a_table_without_calls_is_no_signal() -> None:
     empty = BehaviourTable(setup="", calls=[], note="the probe model failed")
     signals = collect_signals(GROUP, behaviour=empty)
     assert signals.behaviour_votes == {} and "patch_votes" in signals.normalised()
+
+
+def test_a_recorded_table_cut_to_a_sub_sample() -> None:
+    """A sub-sample sees the recorded clusters cut to its members; a cluster whose
+    representative is left out is led by a member with the same outputs."""
+    table = _table(OUTPUTS | {"__original__": ["1"]})
+    cut = table.restricted({"b", "c2", "d"})
+    assert cut.clusters == [["b", "c2"], ["d"]]
+    assert cut.outputs == {"__original__": ["1"], "b": ["2"], "d": ["0"]}
+    assert cut.votes() == {"b": 2 / 3, "c2": 2 / 3, "d": 1 / 3}
+    assert table.restricted({"d"}).clusters == [["d"]]
+    failed = _table(OUTPUTS, failed={"c1": "setup failed"}).restricted({"c1", "c2", "a"})
+    assert failed.clusters == [["c1", "c2"], ["a"]]  # biggest first
+    assert "c1" not in failed.outputs and failed.failed == {"c1": "setup failed"}
+
+
+def test_select_run_uses_a_recorded_table_without_probing() -> None:
+    import asyncio
+
+    from selection.pipeline import Evidence, RunOptions, select_run
+
+    cands = [c for c in GROUP.candidates if c.id in ("a", "b", "c1", "d")]
+    known = Evidence(base_files={}, behaviour=_table(OUTPUTS))
+    run = asyncio.run(select_run("t", cands, [], None, "", RunOptions(), known=known))
+    evidence = run.selection.evidence["behaviour"]
+    assert evidence["clusters"] == [["a", "b", "c1"], ["d"]]  # c2 is not in this run
+    assert run.selection.signals["behaviour_votes"]["a"] == 0.75
+    assert run.selection.chosen in ("a", "b", "c1")
