@@ -201,26 +201,37 @@ class _Run:
                 "file": main.path,
             }[fmt]
             shown = prompts.code_context([(main.path, main.text)]) if fmt == "file" else context
-            started = time.monotonic()
-            prompt = prompts.repair(self.task, shown, fmt, variant=self.spec.prompt_variant,
-                                    target=target, previous=previous)  # fmt: skip
-            text, step = await self.ask(prompt, "agentless_repair", self.config.max_output_tokens)
-            step.tool, step.args = "repair", {"format": fmt}
-            try:
-                edited, notes = self.apply(fmt, text, entries, targets)
-                for path, content in edited.items():
-                    await asyncio.to_thread(self.sandbox.write_file, path, content)
-                step.args["files"] = sorted(edited)
-                step.observation = "applied; it parses and changes the code" + notes
-                return_value: str | None = fmt
-            except EditError as exc:
-                step.format_error = str(exc)
-                step.observation = f"discarded: {exc}"
-                return_value = None
-            step.duration_s = time.monotonic() - started
-            self.record(step)
-            if return_value:
-                return return_value
+            correction = ""
+            for _attempt in range(2):  # a second try only after a pasted format example
+                started = time.monotonic()
+                prompt = prompts.repair(self.task, shown, fmt, variant=self.spec.prompt_variant,
+                                        target=target, previous=previous,
+                                        correction=correction)  # fmt: skip
+                text, step = await self.ask(prompt, "agentless_repair",
+                                            self.config.max_output_tokens)  # fmt: skip
+                step.tool, step.args = "repair", {"format": fmt}
+                copied = fmt == "search_replace" and any(
+                    prompts.copies_example(b.search, b.path) for b in search_replace_blocks(text))
+                try:
+                    if copied:
+                        raise EditError("the reply copies the format's example, not this code")
+                    edited, notes = self.apply(fmt, text, entries, targets)
+                    for path, content in edited.items():
+                        await asyncio.to_thread(self.sandbox.write_file, path, content)
+                    step.args["files"] = sorted(edited)
+                    step.observation = "applied; it parses and changes the code" + notes
+                    return_value: str | None = fmt
+                except EditError as exc:
+                    step.format_error = str(exc)
+                    step.observation = f"discarded: {exc}"
+                    return_value = None
+                step.duration_s = time.monotonic() - started
+                self.record(step)
+                if return_value:
+                    return return_value
+                if not copied or correction:
+                    break
+                correction = prompts.COPIED_EXAMPLE
         return None
 
     def apply(self, fmt: str, text: str, entries: list[FileEntry],

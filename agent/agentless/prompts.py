@@ -58,6 +58,22 @@ def reproduce(task: Task, context: str, feedback: str = "") -> str:
     )
 
 
+# The SEARCH/REPLACE format's example. A small model often pastes it back as its answer
+# (29 of 80 first repair replies in the small-model run): `copies_example` spots that.
+EXAMPLE_PATH = "mathutils.py"
+EXAMPLE_SEARCH = "    return x / 3"
+EXAMPLE_REPLACE = "    return x / 2"
+COPIED_EXAMPLE = (
+    "Your reply repeated the example from the instructions (mathutils.py, `return x / 3`), "
+    "which is not part of this repository. Edit the code shown above instead."
+)
+
+
+def copies_example(search: str, path: str | None) -> bool:
+    """A SEARCH/REPLACE block that is the format example, not an edit of this code."""
+    return search.strip() == EXAMPLE_SEARCH.strip() or (path or "").strip() == EXAMPLE_PATH
+
+
 def repair(
     task: Task,
     context: str,
@@ -66,6 +82,7 @@ def repair(
     variant: str,
     target: str,
     previous: Sequence[Candidate] = (),
+    correction: str = "",
 ) -> str:
     hint = HINTS.get(variant, "")
     earlier = ""
@@ -77,9 +94,9 @@ def repair(
         "search_replace": (
             "Fix the issue with SEARCH/REPLACE edits: the file path on its own line, then the "
             "exact lines to change from the code above and their replacement. For example, "
-            "to fix a function `half` in mathutils.py:\n"
-            "mathutils.py\n<<<<<<< SEARCH\n    return x / 3\n=======\n    return x / 2\n"
-            ">>>>>>> REPLACE\n"
+            f"to fix a function `half` in {EXAMPLE_PATH}:\n"
+            f"{EXAMPLE_PATH}\n<<<<<<< SEARCH\n{EXAMPLE_SEARCH}\n=======\n"
+            f"{EXAMPLE_REPLACE}\n>>>>>>> REPLACE\n"
             "Keep each SEARCH part short and unique. Answer with the edit blocks only; do not "
             "repeat the issue or the code."
         ),
@@ -94,5 +111,5 @@ def repair(
     }[fmt]
     return (
         f"{_issue(task)}\n\n<code>\n{context}\n</code>{earlier}\n\n"
-        f"{hint + ' ' if hint else ''}{ask}"
+        f"{hint + ' ' if hint else ''}{ask}{chr(10) * 2 + correction if correction else ''}"
     )

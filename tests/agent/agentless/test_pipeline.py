@@ -196,3 +196,29 @@ def test_agentless_solve_end_to_end_picks_the_correct_patch(task, tmp_path: Path
     assert "agentless_repair" in callers and "agentless_repro" in callers
     saved = json.loads((tmp_path / "run" / "trajectories" / "r0-t1.json").read_text())
     assert saved["spec"]["solver"] == "agentless" and saved["exit"]["status"] == "submitted"
+
+
+COPIED = Reply.text("mathutils.py\n<<<<<<< SEARCH\n    return x / 3\n=======\n"
+                    "    return x / 2\n>>>>>>> REPLACE")  # fmt: skip
+
+
+def test_a_pasted_format_example_is_caught_and_asked_again(task, tmp_path: Path) -> None:
+    """The small model's habit: its SEARCH/REPLACE answer is the prompt's example. The
+    reply is discarded as a copy and the same format is asked once more, saying so."""
+    traj, diff, requests = _run(task, tmp_path, Reply.text("pkg/calc.py"), Reply.text(TEST),
+                                COPIED, fix("return a + b"))  # fmt: skip
+    repairs = [s for s in traj.steps if s.tool == "repair"]
+    assert [s.args["format"] for s in repairs] == ["search_replace", "search_replace"]
+    assert "copies the format's example" in (repairs[0].format_error or "")
+    assert "repeated the example" in requests[3]["messages"][-1]["content"]
+    assert "repeated the example" not in requests[2]["messages"][-1]["content"]
+    assert "+    return a + b" in diff
+
+
+def test_a_second_copy_moves_on_to_the_next_format(task, tmp_path: Path) -> None:
+    function = Reply.text("```python\ndef add(a, b):\n    return a + b\n```")
+    traj, diff, _ = _run(task, tmp_path, Reply.text("pkg/calc.py"), Reply.text(TEST),
+                         COPIED, COPIED, function)  # fmt: skip
+    formats = [s.args["format"] for s in traj.steps if s.tool == "repair"]
+    assert formats == ["search_replace", "search_replace", "function"]
+    assert "+    return a + b" in diff
