@@ -40,6 +40,8 @@ class BehaviourTable(BaseModel):
         description="calls whose outcome differed between two runs "
         "of the original code (nondeterministic): left out",
     )
+    unused_calls: list[str] = Field(
+        default_factory=list, description="lines of the model's CALLS block not run, with why")
     note: str = Field("", description="why there is no behaviour signal, when there is none")
     cost_usd: float = 0
     tokens: int = 0

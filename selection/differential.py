@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.llm import BudgetExhausted, LLMClient, ModelError
 from envs.candidate import Candidate
@@ -43,6 +43,7 @@ OUTCOME_CHARS = 500  # repr or exception message kept per outcome
 CONTEXT_CHARS = 8000  # base source of the changed functions shown to the model
 FUNCTION_CHARS = 2500
 MAX_FUNCTIONS = 8
+PROBE_MAX_TOKENS = 800  # a SETUP and MAX_CALLS short calls fit; a small model rambles on
 
 SYSTEM = (
     "You write probe calls that show what code does. You see a GitHub issue and the "
@@ -67,6 +68,8 @@ class ProbePlan(BaseModel):
 
     setup: str
     calls: list[str]
+    unused: list[str] = Field(
+        default_factory=list, description="lines of the CALLS block left out, each with why")
 
 
 def parse_probes(text: str) -> ProbePlan:
@@ -83,19 +86,31 @@ def parse_probes(text: str) -> ProbePlan:
     except SyntaxError as exc:
         raise ProbeFormatError(f"the SETUP block is not valid Python: {exc.msg}") from exc
     lines = [ln.strip() for ln in calls_block.group(1).splitlines()]
-    calls = [ln for ln in lines if ln and not ln.startswith("#")]
+    # A small model writes too many calls or a stray statement among good ones: the first
+    # MAX_CALLS valid expressions are used and every other line is accounted for.
+    calls: list[str] = []
+    unused: list[str] = []
+    for line in (ln for ln in lines if ln and not ln.startswith("#")):
+        if len(calls) == MAX_CALLS:
+            unused.append(f"beyond the first {MAX_CALLS}: {line[:80]}")
+        elif len(line) > MAX_CALL_CHARS:
+            unused.append(f"over {MAX_CALL_CHARS} characters: {line[:80]}...")
+        elif not _expression(line):
+            unused.append(f"not a single Python expression: {line[:80]}")
+        else:
+            calls.append(line)
     if not calls:
-        raise ProbeFormatError("the CALLS block is empty")
-    if len(calls) > MAX_CALLS:
-        raise ProbeFormatError(f"{len(calls)} calls: write at most {MAX_CALLS}")
-    for call in calls:
-        if len(call) > MAX_CALL_CHARS:
-            raise ProbeFormatError(f"a call is over {MAX_CALL_CHARS} characters: {call[:60]}...")
-        try:
-            ast.parse(call, mode="eval")
-        except SyntaxError as exc:
-            raise ProbeFormatError(f"not a single Python expression: {call!r}") from exc
-    return ProbePlan(setup=setup, calls=calls)
+        why = f" ({unused[0]})" if unused else ""
+        raise ProbeFormatError(f"the CALLS block has no usable call{why}")
+    return ProbePlan(setup=setup, calls=calls, unused=unused)
+
+
+def _expression(line: str) -> bool:
+    try:
+        ast.parse(line, mode="eval")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _module(path: str) -> str:
@@ -199,7 +214,7 @@ async def write_probes(
         try:
             done = await client.complete(
                 messages, caller="behaviour_probe", trajectory_id="behaviour-probe",
-                temperature=0.0,
+                temperature=0.0, max_tokens=PROBE_MAX_TOKENS,
             )  # fmt: skip
         except (ModelError, BudgetExhausted) as exc:
             return None, f"the probe model failed: {str(exc).splitlines()[0]}"
@@ -351,7 +366,8 @@ async def probe_behaviour(
     plan, note = await write_probes(client, issue, changed_functions(reps, files), spend)
 
     def table(**kw: Any) -> BehaviourTable:
-        return BehaviourTable(cost_usd=spend.cost_usd, tokens=spend.tokens,
+        unused = plan.unused if plan is not None else []
+        return BehaviourTable(cost_usd=spend.cost_usd, tokens=spend.tokens, unused_calls=unused,
                               seconds=time.monotonic() - started, **kw)  # fmt: skip
 
     if plan is None:

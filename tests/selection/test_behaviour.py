@@ -178,15 +178,21 @@ def test_a_garbage_reply_is_retried_once_then_gives_no_signal(repo: Path) -> Non
 
 
 def test_a_reply_is_read_strictly() -> None:
-    many = "CALLS\n```python\n" + "f(1)\n" * (MAX_CALLS + 1) + "```"
-    with pytest.raises(ProbeFormatError, match=f"at most {MAX_CALLS}"):
-        parse_probes(many)
-    with pytest.raises(ProbeFormatError, match="over 300 characters"):
-        parse_probes("CALLS\n```python\nf('" + "x" * 300 + "')\n```")
+    many = "CALLS\n```python\n" + "".join(f"f({i})\n" for i in range(MAX_CALLS + 2)) + "```"
+    plan = parse_probes(many)  # the first MAX_CALLS are used, the rest accounted for
+    assert plan.calls == [f"f({i})" for i in range(MAX_CALLS)]
+    assert plan.unused == [f"beyond the first {MAX_CALLS}: f({MAX_CALLS})",
+                           f"beyond the first {MAX_CALLS}: f({MAX_CALLS + 1})"]  # fmt: skip
+    mixed = parse_probes("CALLS\n```python\nf(1)\nx = 2\nf('" + "x" * 300 + "')\n```")
+    assert mixed.calls == ["f(1)"]
+    assert mixed.unused[0] == "not a single Python expression: x = 2"
+    assert mixed.unused[1].startswith("over 300 characters")
+    with pytest.raises(ProbeFormatError, match=r"no usable call \(not a single Python"):
+        parse_probes("CALLS\n```python\nx = 2\n```")
     with pytest.raises(ProbeFormatError, match="SETUP block is not valid Python"):
         parse_probes("SETUP\n```python\nimport (\n```\nCALLS\n```python\nf(1)\n```")
     plan = parse_probes("CALLS\n```python\n# a comment\nf(1)\n\ng(x=2)\n```")
-    assert plan.calls == ["f(1)", "g(x=2)"] and plan.setup == ""
+    assert plan.calls == ["f(1)", "g(x=2)"] and plan.setup == "" and plan.unused == []
 
 
 def test_changed_functions_names_the_innermost_function() -> None:
