@@ -53,6 +53,8 @@ class InstanceResult(BaseModel):
     resolved: bool | None = Field(description="the pick passes the hidden tests; None: ungraded")
     covered: bool | None = Field(description="some finished candidate passes them")
     cost_usd: float
+    tokens: float = Field(0, description="of finished trajectories, plus the cancelled "
+                          "ones' share (partial_share), as cost_usd")
     reason: str
 
 
@@ -67,6 +69,7 @@ class PolicyFigures(BaseModel):
     wrong: float
     coverage: float
     cost_usd: float
+    tokens: float = 0
     trajectories: float = Field(description="mean finished per instance")
 
 
@@ -175,11 +178,14 @@ def replay(inst: OutcomeInstance, policy: AllocationPolicy, config: SimConfig,
     graded = [c.resolved for c in done if c.resolved is not None]
     cost = (inst.overhead_usd + sum(c.cost_usd for c in done) + cut
             + config.partial_share * sum(c.cost_usd for c in cancelled))  # fmt: skip
+    tokens = (sum(c.tokens for c in done)
+              + config.partial_share * sum(c.tokens for c in cancelled))  # fmt: skip
     return InstanceResult(
         instance_id=inst.instance_id, policy=policy.name, finished=len(done),
         cancelled=len(cancelled), chosen=chosen,
         resolved=by_id[chosen].resolved if chosen else (False if graded else None),
-        covered=any(graded) if graded else None, cost_usd=round(cost, 9), reason=reason,
+        covered=any(graded) if graded else None, cost_usd=round(cost, 9), tokens=tokens,
+        reason=reason,
     )  # fmt: skip
 
 
@@ -209,12 +215,15 @@ def figures(policy: str, results: Sequence[InstanceResult]) -> PolicyFigures:
         wrong=sum(r.chosen is not None and not r.resolved for r in graded) / n,
         coverage=sum(bool(r.covered) for r in graded) / n,
         cost_usd=round(sum(r.cost_usd for r in results), 6),
+        tokens=sum(r.tokens for r in results),
         trajectories=sum(r.finished for r in results) / (len(results) or 1),
     )  # fmt: skip
 
 
 def comparisons(figs: Mapping[str, PolicyFigures]) -> dict[str, float]:
-    """cost_ratio_X_vs_fixed and accuracy_delta_X_vs_fixed (in points) for each policy X."""
+    """cost_ratio_X_vs_fixed and accuracy_delta_X_vs_fixed (in points) for each policy X,
+    and token_ratio_X_vs_fixed. Where fixed cost nothing (a free model: the embedded one)
+    the cost ratio is the token ratio, not 0/0."""
     base = figs.get("fixed")
     out: dict[str, float] = {}
     if base is None:
@@ -222,7 +231,9 @@ def comparisons(figs: Mapping[str, PolicyFigures]) -> dict[str, float]:
     for name, f in figs.items():
         if name == "fixed":
             continue
-        out[f"cost_ratio_{name}_vs_fixed"] = f.cost_usd / base.cost_usd if base.cost_usd else 0.0
+        tokens = f.tokens / base.tokens if base.tokens else 0.0
+        out[f"cost_ratio_{name}_vs_fixed"] = f.cost_usd / base.cost_usd if base.cost_usd else tokens
+        out[f"token_ratio_{name}_vs_fixed"] = tokens
         out[f"accuracy_delta_{name}_vs_fixed"] = 100 * (f.accuracy - base.accuracy)
     return out
 
@@ -256,7 +267,7 @@ def format_report(report: SimReport) -> str:
     """name=value lines (parameters, then figures, then the comparisons) and a table."""
     lines = [f"{k}={json.dumps(v) if isinstance(v, dict | list) else v}"
              for k, v in report.parameters.items()]  # fmt: skip
-    cols = ["accuracy", "abstention", "wrong", "coverage", "cost_usd", "trajectories"]
+    cols = ["accuracy", "abstention", "wrong", "coverage", "cost_usd", "tokens", "trajectories"]
     for name, f in report.figures.items():
         lines += [f"{name}_{c}={getattr(f, c):.4f}" for c in cols]
     lines += [f"{k}={v:.4f}" for k, v in report.comparisons.items()]

@@ -143,3 +143,20 @@ def test_a_run_wide_budget_moves_what_settled_instances_save_to_open_ones() -> N
     assert consensus[1].resolved  # the saving bought the hard instance its first fix
     for rows in (fixed, consensus):
         assert sum(r.cost_usd for r in rows) <= 0.085 + 1e-9
+
+
+def test_a_free_models_cost_ratio_is_its_token_ratio_not_zero() -> None:
+    """The embedded model costs $0: the ratio of dollars would be 0/0."""
+    from quorum.simulate import PolicyFigures, comparisons
+
+    def figs(policy: str, usd: float, tokens: float) -> PolicyFigures:
+        return PolicyFigures(policy=policy, instances=1, graded=1, accuracy=1, abstention=0,
+                             wrong=0, coverage=1, cost_usd=usd, tokens=tokens,
+                             trajectories=1)  # fmt: skip
+
+    free = comparisons({"fixed": figs("fixed", 0, 1000), "consensus": figs("consensus", 0, 600)})
+    assert free["cost_ratio_consensus_vs_fixed"] == 0.6 == free["token_ratio_consensus_vs_fixed"]
+    paid = comparisons({"fixed": figs("fixed", 2.0, 1000),
+                        "consensus": figs("consensus", 1.0, 900)})  # fmt: skip
+    assert paid["cost_ratio_consensus_vs_fixed"] == 0.5
+    assert paid["token_ratio_consensus_vs_fixed"] == 0.9
