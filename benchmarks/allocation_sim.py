@@ -1,5 +1,6 @@
-"""What the allocation policies save, simulated: `quorum simulate` over the committed
-recorded table and over a synthetic table fitted to the committed pass counts.
+"""What the allocation policies save: `quorum simulate` over the committed recorded tables
+(the embedded model's real seven-task run, replayed; the scripted stand-in runs) and over a
+synthetic table fitted to the committed pass counts (simulated).
 
     .venv/bin/python benchmarks/allocation_sim.py [--instances 200] [--seed 0] [--max-n 8]
     .venv/bin/python benchmarks/allocation_sim.py --make-table [--bench DIR ...]
@@ -22,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
 TABLE = DATA / "recorded_outcomes.jsonl"
+REAL = DATA / "small_model_v4_outcomes.jsonl"  # the embedded model, agentless, N = 8
 RUN_SMALL = ROOT / "tests" / "fixtures" / "run_small"
 
 
@@ -62,7 +64,8 @@ def main() -> None:
         return
     quorum = [sys.executable, "-m", "quorum.cli", "simulate", "--max-n", str(args.max_n)]
     for title, extra in (
-        ("recorded (replayed)", [str(TABLE)]),
+        ("the embedded model's recorded run (replayed)", [str(REAL)]),
+        ("scripted stand-in runs (replayed)", [str(TABLE)]),
         ("synthetic (simulated)", ["--synthetic", "--instances", str(args.instances),
                                    "--seed", str(args.seed)]),
     ):  # fmt: skip
