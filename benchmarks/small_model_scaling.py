@@ -160,7 +160,8 @@ def recorded_behaviour(run_dir: Path, task, cands: list[Candidate], files: dict[
                                                  files, concurrency=args.concurrency)  # fmt: skip
 
         table = asyncio.run(go())
-    path.write_text(table.model_dump_json(indent=1))
+    if table.usable:  # a probe that gave nothing (a failed model call, say) is tried again
+        path.write_text(table.model_dump_json(indent=1))
     return table
 
 

@@ -14,7 +14,9 @@ Build output goes to the log file given; a failure raises `EnvBuildError` naming
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import shlex
 import tempfile
 import threading
@@ -38,6 +40,7 @@ from sandbox.images import ensure_base_image
 from sandbox.provider import DockerProvider
 
 HEREDOC = "EOF_QUORUM_REQS_5917"
+VALIDATION = "grade-1"  # bump when grading changes what a verdict means: re-validates
 # One Docker engine per machine: builds of the same image wait for each other machine-wide.
 NODE_LOCKS = Path(tempfile.gettempdir()) / "quorum-locks"
 
@@ -84,7 +87,7 @@ class EnvironmentBuilder:
         def read(path: str) -> str | None:
             try:
                 return git("show", f"{commit}:{path}", cwd=source)
-            except GitFailed:
+            except (GitFailed, UnicodeDecodeError):  # absent, or not text: declares nothing
                 return None
 
         return spec_for(instance, read)
@@ -164,16 +167,20 @@ class EnvironmentBuilder:
 
     def _validate(self, instance: Instance, spec: EnvSpec, image: str, log: Path) -> None:
         """A substituted environment counts only if the gold patch resolves in it and the
-        empty patch does not; graded once, the verdict cached (instance, spec key)."""
+        empty patch does not; graded once, the verdicts cached by instance, whole spec and
+        grading version. Only verdicts of completed runs are kept: a timeout is retried."""
         from envs.grading import grade  # grading imports specs; keep the build light
 
         if not instance.patch.strip() or not instance.fail_to_pass:
             raise EnvBuildError(f"{instance.instance_id}: a substituted environment "
                                 f"({spec.substituted}) needs the gold patch and FAIL_TO_PASS "
                                 "tests to be validated, and this instance has none", log=log)
-        record = self.cache_dir / "validation" / f"{instance.instance_id}-{spec.key}.json"
-        with self._lock_for(f"validate-{instance.instance_id}-{spec.key}"):
-            if not record.is_file():
+        # Keyed on the whole spec (grading's fields too) and the grading recipe's version.
+        key = hashlib.sha256(f"{VALIDATION}:{spec.model_dump_json()}".encode()).hexdigest()[:16]
+        record = self.cache_dir / "validation" / f"{instance.instance_id}-{key}.json"
+        with self._lock_for(f"validate-{instance.instance_id}-{key}"):
+            verdicts = _read_verdicts(record)
+            if verdicts is None:
                 verdicts = {}
                 for name, patch in (("gold", instance.patch), ("empty", "")):
                     with self._docker.start(DockerSandboxConfig(image=image)) as box:
@@ -181,9 +188,11 @@ class EnvironmentBuilder:
                                        log_dir=log.parent / "validation" / name,
                                        timeout_s=self.setup_timeout_s, allow_empty=True)
                     verdicts[name] = result.status
-                record.parent.mkdir(parents=True, exist_ok=True)
-                record.write_text(json.dumps({"substituted": spec.substituted, **verdicts}))
-            verdicts = json.loads(record.read_text())
+                if set(verdicts.values()) <= {"resolved", "unresolved"}:  # a timeout: retry
+                    record.parent.mkdir(parents=True, exist_ok=True)
+                    partial = record.with_suffix(".tmp")
+                    partial.write_text(json.dumps({"substituted": spec.substituted, **verdicts}))
+                    os.replace(partial, record)
         if verdicts.get("gold") != "resolved" or verdicts.get("empty") == "resolved":
             raise EnvBuildError(
                 f"{instance.instance_id}: the substituted environment ({spec.substituted}) "
@@ -215,6 +224,14 @@ class EnvironmentBuilder:
     def _locked(self, key: str, build: Callable[[], str]) -> str:
         with self._lock_for(key, node_wide=True):
             return build()
+
+
+def _read_verdicts(record: Path) -> dict[str, str] | None:
+    try:
+        found = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _venv_on_path() -> list[str]:

@@ -116,7 +116,9 @@ def pip_part_of_environment_yml(text: str) -> list[str]:
     out: list[str] = []
     for dep in data.get("dependencies") or []:
         if isinstance(dep, dict):
-            out += [str(p).strip() for p in dep.get("pip") or [] if str(p).strip()]
+            # a pip option (`-r file`, `--index-url`) is not a requirement: left out
+            out += [str(p).strip() for p in dep.get("pip") or []
+                    if str(p).strip() and not str(p).strip().startswith("-")]  # fmt: skip
             continue
         match = _CONDA_DEP.match(str(dep).split("::")[-1])
         if not match:

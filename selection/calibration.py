@@ -73,14 +73,16 @@ def selection_features(signals: Signals, scores: Mapping[str, float], ranking: S
                        support: float) -> dict[str, float]:  # fmt: skip
     """What hybrid.select knows about its winner (ranking[0]), as the calibration reads it.
     margin: combined score over the runner-up's (the support itself without a runner-up,
-    as the disagreement rule counts it); cluster_share: the winner's patch-vote share of
-    the pool (of the code-changing candidates when no votes were counted)."""
+    as the disagreement rule counts it); cluster_share: the winner's vote share (behaviour
+    clusters where observed, else normalised patches) of the pool (of the code-changing
+    candidates when no votes were counted)."""
     winner = ranking[0]
     runner = ranking[1] if len(ranking) > 1 else None
     margin = scores[winner] - scores[runner] if runner else support
-    keys = signals.patch_keys
-    if winner in signals.patch_votes:
-        share = signals.patch_votes[winner]
+    keys = signals.behaviour_keys or signals.patch_keys  # behaviour clusters where observed
+    votes = signals.votes()
+    if winner in votes:
+        share = votes[winner]
     else:
         mine = keys.get(winner, winner)
         share = sum(keys.get(c, c) == mine for c in signals.ids) / max(len(signals.ids), 1)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.llm import BudgetExhausted, LLMClient, ModelError
 from envs.candidate import Candidate
+from envs.modules import module_of
 from envs.patch import parse_diff
 from sandbox.errors import PatchApplyError, QuorumError
 from sandbox.protocol import Sandbox, SandboxFactory
@@ -57,6 +58,7 @@ SYSTEM = (
 )
 _SETUP = re.compile(r"SETUP\s*```(?:python|py)?[^\n]*\n(.*?)```", re.S | re.I)
 _CALLS = re.compile(r"CALLS\s*```(?:python|py)?[^\n]*\n(.*?)```", re.S | re.I)
+_CODE = re.compile(r"```(?:python|py)?[^\n]*\n(.*?)```", re.S | re.I)
 
 
 class ProbeFormatError(ValueError):
@@ -73,36 +75,59 @@ class ProbePlan(BaseModel):
 
 
 def parse_probes(text: str) -> ProbePlan:
-    """The plan in a reply; ProbeFormatError saying what is wrong (sent back to the model)."""
-    calls_block = _CALLS.search(text or "")
-    if calls_block is None:
-        raise ProbeFormatError("no CALLS block: write CALLS then a ```python block")
+    """The plan in a reply; ProbeFormatError saying what is wrong (sent back to the model).
+
+    A small model bends the format: it writes too many calls, puts the objects its calls
+    use (`b = Basket()`) among them, or leaves out the CALLS heading. So: a one-line
+    statement in the CALLS block joins the setup (in order, before every call), a reply
+    without a CALLS block is read from its last ```python block, and the first MAX_CALLS
+    expressions are the calls; every line not run is accounted for in `unused`."""
+    text = text or ""
+    calls_block = _CALLS.search(text)
     setup_block = _SETUP.search(text)
+    if calls_block is not None:
+        body = calls_block.group(1)
+    else:
+        blocks = [b for b in _CODE.findall(text) if not setup_block or b != setup_block.group(1)]
+        if not blocks:
+            raise ProbeFormatError("no CALLS block: write CALLS then a ```python block")
+        body = blocks[-1]
     setup = setup_block.group(1).strip() if setup_block else ""
+    lines = [ln.strip() for ln in body.splitlines()]
+    calls: list[str] = []
+    unused: list[str] = []
+    moved: list[str] = []
+    for line in (ln for ln in lines if ln and not ln.startswith("#")):
+        if len(line) > MAX_CALL_CHARS:
+            unused.append(f"over {MAX_CALL_CHARS} characters: {line[:80]}...")
+        elif _expression(line):
+            if len(calls) == MAX_CALLS:
+                unused.append(f"beyond the first {MAX_CALLS}: {line[:80]}")
+            else:
+                calls.append(line)
+        elif _statement(line) and not calls:
+            moved.append(line)  # setup written among the calls, before any of them
+        else:
+            unused.append(f"not a single Python expression: {line[:80]}")
+    setup = "\n".join(x for x in (setup, *moved) if x)
     if len(setup) > MAX_SETUP_CHARS:
         raise ProbeFormatError(f"the SETUP block is over {MAX_SETUP_CHARS} characters")
     try:
         ast.parse(setup)
     except SyntaxError as exc:
         raise ProbeFormatError(f"the SETUP block is not valid Python: {exc.msg}") from exc
-    lines = [ln.strip() for ln in calls_block.group(1).splitlines()]
-    # A small model writes too many calls or a stray statement among good ones: the first
-    # MAX_CALLS valid expressions are used and every other line is accounted for.
-    calls: list[str] = []
-    unused: list[str] = []
-    for line in (ln for ln in lines if ln and not ln.startswith("#")):
-        if len(calls) == MAX_CALLS:
-            unused.append(f"beyond the first {MAX_CALLS}: {line[:80]}")
-        elif len(line) > MAX_CALL_CHARS:
-            unused.append(f"over {MAX_CALL_CHARS} characters: {line[:80]}...")
-        elif not _expression(line):
-            unused.append(f"not a single Python expression: {line[:80]}")
-        else:
-            calls.append(line)
     if not calls:
         why = f" ({unused[0]})" if unused else ""
         raise ProbeFormatError(f"the CALLS block has no usable call{why}")
     return ProbePlan(setup=setup, calls=calls, unused=unused)
+
+
+def _statement(line: str) -> bool:
+    try:
+        ast.parse(line, mode="exec")
+    except SyntaxError:
+        return False
+    return True
 
 
 def _expression(line: str) -> bool:
@@ -114,8 +139,7 @@ def _expression(line: str) -> bool:
 
 
 def _module(path: str) -> str:
-    stem = path.removesuffix(".py").removesuffix("/__init__")
-    return stem.replace("/", ".")
+    return module_of(path) or path
 
 
 def _changed_old_lines(body: list[str], start: int) -> set[int]:
@@ -309,7 +333,7 @@ def _run_once(box: Sandbox, plan: ProbePlan, timeout_s: float) -> list[str] | st
     box.write_file(spec_file, json.dumps(spec))
     result = box.exec(
         f"python {script} {spec_file}; rc=$?; rm -f {script} {spec_file}; exit $rc",
-        timeout=timeout_s * (len(plan.calls) + 1) + 30,
+        timeout=timeout_s * (2 * len(plan.calls) + 1) + 30,  # a timer for each call and its repr
         env={"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"},
     )
     if result.timed_out:

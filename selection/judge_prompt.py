@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from selection.verifier.prompt import _clip
+from selection.verifier.prompt import clip
 
 SYSTEM = (
     "You judge which behaviour a GitHub issue asks for. Two versions of a program were "
@@ -39,7 +39,7 @@ def clean_issue(issue: str) -> str:
     that would close its <issue> block; clipped to MAX_ISSUE characters."""
     text = _COMMENT.sub("", issue.replace("\r\n", "\n").replace("\r", "\n"))
     text = _TAG.sub("[issue]", text)
-    return _clip(_BLANKS.sub("\n\n", text).strip(), MAX_ISSUE)
+    return clip(_BLANKS.sub("\n\n", text).strip(), MAX_ISSUE)
 
 
 def _fenced(text: str) -> str:
@@ -55,13 +55,13 @@ def judge_messages(
     parts = [f"<issue>\n{clean_issue(issue)}\n</issue>"]
     if setup.strip():
         parts.append(
-            "Every call runs after this setup:\n" + _fenced(_clip(setup.strip(), MAX_SETUP))
+            "Every call runs after this setup:\n" + _fenced(clip(setup.strip(), MAX_SETUP))
         )
     for n, (call, one, two) in enumerate(shown, 1):
         parts.append(
-            f"Call {n}:\n{_fenced(_clip(call, MAX_CALL))}\n"
-            f"Output 1:\n{_fenced(_clip(one, MAX_OUTPUT))}\n"
-            f"Output 2:\n{_fenced(_clip(two, MAX_OUTPUT))}"
+            f"Call {n}:\n{_fenced(clip(call, MAX_CALL))}\n"
+            f"Output 1:\n{_fenced(clip(one, MAX_OUTPUT))}\n"
+            f"Output 2:\n{_fenced(clip(two, MAX_OUTPUT))}"
         )
     parts.append(
         "Which outputs does the issue ask for: those labelled Output 1, those labelled "

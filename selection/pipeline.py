@@ -194,7 +194,7 @@ async def select_run(
     groups = group_by_task(solvers, {task_id: files}, vote_only_sources=vote_only_sources)
     group = groups.get(task_id)
     probed = None
-    if known.behaviour is not None and group is not None:
+    if known.behaviour is not None and group is not None and len(group.clusters()) > 1:
         probed = known.behaviour.restricted({c.id for c in group.choosable})
     elif (options.behaviour and prober is not None and start_sandbox is not None
             and group is not None and len(group.clusters()) > 1):  # fmt: skip
@@ -274,15 +274,21 @@ async def _regressions(
     solvers: Sequence[Candidate], start_sandbox: SandboxFactory, options: RunOptions,
     say: Callable[[str], None],
 ) -> PassMatrix | None:  # fmt: skip
-    with start_sandbox() as box:
-        related = related_tests_in(box, changed_sources(solvers))
-    if not related:
+    try:
+        with start_sandbox() as box:
+            related = related_tests_in(box, changed_sources(solvers))
+        if not related:
+            return None
+        say(f"running {len(related)} related repository test file(s) on the base and each "
+            "patch")
+        return await run_regressions(
+            solvers, related, start_sandbox, concurrency=options.concurrency,
+            timeout_s=options.regression_timeout_s or options.test_timeout_s * 5,
+        )  # fmt: skip
+    except QuorumError as exc:  # an optional signal: never lose the selection over it
+        say(f"the repository's tests could not be run ({str(exc).splitlines()[0]}); "
+            "selecting without them")
         return None
-    say(f"running {len(related)} related repository test file(s) on the base and each patch")
-    return await run_regressions(
-        solvers, related, start_sandbox, concurrency=options.concurrency,
-        timeout_s=options.regression_timeout_s or options.test_timeout_s * 5,
-    )  # fmt: skip
 
 
 def _scores(

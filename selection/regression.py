@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from envs.candidate import Candidate
+from envs.modules import module_of
 from envs.testfiles import TEST_MODULE_ERE, is_test_module, module_under_test
 from sandbox.errors import PatchApplyError
 from sandbox.protocol import Sandbox
@@ -28,14 +29,8 @@ from selection.regression_runners import Runner, detect_runner
 
 def _module(path: str) -> tuple[str, str] | None:
     """('pkg.sub.mod', 'mod') for a source file; None for tests and non-Python files."""
-    if not path.endswith(".py") or is_test_module(path):
-        return None
-    parts = list(PurePosixPath(path).with_suffix("").parts)
-    if parts and parts[0] in ("src", "lib"):
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return (".".join(parts), parts[-1]) if parts else None
+    dotted = module_of(path) if not is_test_module(path) else None
+    return (dotted, dotted.rpartition(".")[2]) if dotted else None
 
 
 def _parents(dotted: str) -> list[str]:

@@ -96,16 +96,23 @@ def detect_runner(box: Sandbox) -> Runner:
     """From the repository layout: `tests/runtests.py` + `django/` is Django's suite,
     `bin/test` + `sympy/` is sympy's; anything else runs under pytest."""
     kind = box.exec(DETECT, timeout=60).stdout.strip()
-    return BY_KIND.get(kind, PYTEST)  # type: ignore[call-overload]
+    runner = BY_KIND.get(kind, PYTEST)  # type: ignore[call-overload]
+    return runner if _readable(runner.kind) else PYTEST
 
 
 def runner_for_repo(repo: str, test_cmd: str = "") -> Runner | None:
     """From a task's spec, where it is known: its repository (swebench's parser key) and
     test command; None for a repository whose suite is pytest or unknown."""
     for kind, name in REPO_FOR.items():
-        if repo == name:
+        if repo == name and _readable(kind):  # type: ignore[arg-type]
             return Runner(kind, test_cmd or BY_KIND[kind].command)  # type: ignore[arg-type]
     return None
+
+
+def _readable(kind: Kind) -> bool:
+    """Its output can be read here: pytest always, the others with swebench's parsers
+    (without the extra, those suites are run under pytest, which reads most of them)."""
+    return kind == "pytest" or swebench_parser(REPO_FOR[kind]) is not None
 
 
 def _parse(kind: Kind, log: str) -> dict[str, str]:

@@ -51,7 +51,8 @@ class Signals(BaseModel):
             out["regressions"] = {
                 c: 1.0 - self.regressions.get(c, 0.0) / self.n_regression_tests for c in self.ids
             }
-        if self.behaviour_votes:  # votes count behaviours where they were observed
+        if self.behaviour_votes and (len(self.ids) > 1 or self.voters > 1):
+            # votes count behaviours where they were observed (a pool of one: no vote)
             out["behaviour_votes"] = {c: self.behaviour_votes.get(c, 0.0) for c in self.ids}
         elif self.patch_votes and (len(self.ids) > 1 or self.voters > 1):
             out["patch_votes"] = {c: self.patch_votes.get(c, 0.0) for c in self.ids}

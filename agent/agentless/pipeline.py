@@ -211,7 +211,8 @@ class _Run:
                                             self.config.max_output_tokens)  # fmt: skip
                 step.tool, step.args = "repair", {"format": fmt}
                 copied = fmt == "search_replace" and any(
-                    prompts.copies_example(b.search, b.path) for b in search_replace_blocks(text))
+                    prompts.copies_example(b.search, b.path, shown)
+                    for b in search_replace_blocks(text))  # fmt: skip
                 try:
                     if copied:
                         raise EditError("the reply copies the format's example, not this code")

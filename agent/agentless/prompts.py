@@ -69,9 +69,11 @@ COPIED_EXAMPLE = (
 )
 
 
-def copies_example(search: str, path: str | None) -> bool:
-    """A SEARCH/REPLACE block that is the format example, not an edit of this code."""
-    return search.strip() == EXAMPLE_SEARCH.strip() or (path or "").strip() == EXAMPLE_PATH
+def copies_example(search: str, path: str | None, shown: str) -> bool:
+    """A SEARCH/REPLACE block that is the format example, not an edit of this code (a
+    repository that really has such a line or file is left alone)."""
+    pasted = search.strip() == EXAMPLE_SEARCH.strip() or (path or "").strip() == EXAMPLE_PATH
+    return pasted and search.strip() not in shown
 
 
 def repair(

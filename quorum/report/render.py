@@ -26,7 +26,7 @@ def _environment(autoescape: bool) -> Environment:
     )
     env.globals["cluster_colour"] = cluster_colour
     formats = {"usd": usd, "pct": pct, "num": num, "score": score, "seconds": seconds}
-    env.filters.update(formats, md=md_cell, fence=fence)
+    env.filters.update(formats, md=md_cell, fence=fence, code=code_span)
     env.globals.update(formats)  # `v(value, usd)`: a format passed to a macro
     return env
 
@@ -78,6 +78,17 @@ def seconds(value: float | None) -> str:
 def md_cell(value: object) -> str:
     """A value inside a markdown table cell: one line, pipes escaped."""
     return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def code_span(value: object) -> str:
+    """Inline code in a markdown table cell: delimited by one backtick more than the longest
+    run inside (padded where it starts or ends with one), so untrusted text — a candidate's
+    output — can never close it and render as markdown or HTML."""
+    text = md_cell(value)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def fence(lines: list[DiffLine]) -> str:

@@ -28,7 +28,7 @@ class VerifierItem(BaseModel):
     trajectory: str = ""
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     half = limit // 2
@@ -36,11 +36,11 @@ def _clip(text: str, limit: int) -> str:
 
 
 def verifier_messages(item: VerifierItem) -> list[dict[str, str]]:
-    head = f"<issue>\n{_clip(item.issue.strip(), MAX_ISSUE)}\n</issue>\n\n"
-    traj = _clip(item.trajectory.strip(), MAX_TRAJ) if item.trajectory.strip() else "(none)"
+    head = f"<issue>\n{clip(item.issue.strip(), MAX_ISSUE)}\n</issue>\n\n"
+    traj = clip(item.trajectory.strip(), MAX_TRAJ) if item.trajectory.strip() else "(none)"
     body = (
         f"<trajectory>\n{traj}\n</trajectory>\n\n"
-        f"<patch>\n{_clip(item.patch.strip(), MAX_PATCH)}\n</patch>\n\n"
+        f"<patch>\n{clip(item.patch.strip(), MAX_PATCH)}\n</patch>\n\n"
         "Does this patch resolve the issue? Answer YES or NO."
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": head + body}]

@@ -74,6 +74,8 @@ dependencies:
   - pip:
       - pytest-env
       - numbagg==0.2.1
+      - --index-url=http://example.invalid/simple
+      - -r /etc/passwd
 """
     assert pip_part_of_environment_yml(text) == [
         "numpy==1.23.*", "pandas>=1.3", "matplotlib", "netcdf4", "bottleneck", "pytest-env",

@@ -94,10 +94,13 @@ def test_a_substituted_django_environment_is_validated_graded_and_marked(tmp_pat
     [record] = (cache / "validation").glob(f"{inst.instance_id}-*.json")
     assert json.loads(record.read_text())["gold"] == "resolved"
     assert json.loads(record.read_text())["empty"] == "unresolved"
+    written = record.stat().st_mtime_ns
 
     empty = evaluate([inst], special_predictions([inst], EMPTY),
                      _options(tmp_path / "empty", mirrors, cache), allow_empty=True)
-    assert empty["unresolved_ids"] == [inst.instance_id]  # validated once, from the cache
+    assert empty["unresolved_ids"] == [inst.instance_id]
+    assert record.stat().st_mtime_ns == written  # validated once: the verdict was reused
+    assert not (tmp_path / "empty/instances" / inst.instance_id / "validation").exists()
 
 
 def test_a_project_declaring_no_available_python_is_refused_with_the_reason(

@@ -270,3 +270,11 @@ def test_chromium_shows_the_section_without_overflow(run: Path) -> None:
             assert page.evaluate("document.querySelectorAll('[data-match]').length") == 2
             rows = "document.querySelectorAll('#behaviour tr[data-call]').length"
             assert page.evaluate(rows) == 3
+
+
+def test_a_code_span_cannot_be_closed_by_what_it_holds() -> None:
+    from quorum.report.render import code_span
+
+    assert code_span("f(1)") == "`f(1)`"
+    assert code_span("a``b`") == "``` a``b` ```"  # longest run 2: three ticks, padded
+    assert code_span("x | y\nz") == "`x \\| y z`"  # one line, the table's pipe escaped

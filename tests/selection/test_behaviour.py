@@ -187,12 +187,22 @@ def test_a_reply_is_read_strictly() -> None:
     assert mixed.calls == ["f(1)"]
     assert mixed.unused[0] == "not a single Python expression: x = 2"
     assert mixed.unused[1].startswith("over 300 characters")
-    with pytest.raises(ProbeFormatError, match=r"no usable call \(not a single Python"):
+    with pytest.raises(ProbeFormatError, match="has no usable call"):
         parse_probes("CALLS\n```python\nx = 2\n```")
     with pytest.raises(ProbeFormatError, match="SETUP block is not valid Python"):
         parse_probes("SETUP\n```python\nimport (\n```\nCALLS\n```python\nf(1)\n```")
     plan = parse_probes("CALLS\n```python\n# a comment\nf(1)\n\ng(x=2)\n```")
     assert plan.calls == ["f(1)", "g(x=2)"] and plan.setup == "" and plan.unused == []
+    # what the embedded model wrote: the objects its calls use, among the calls
+    basket = parse_probes("SETUP\n```python\nfrom shop import Basket\n```\nCALLS\n```python\n"
+                          "b = Basket()\nb.add('apple')\nb.count()   # 1, expected 0\n"
+                          "c = Basket()\n```")  # fmt: skip
+    assert basket.setup == "from shop import Basket\nb = Basket()"
+    assert basket.calls == ["b.add('apple')", "b.count()   # 1, expected 0"]
+    assert basket.unused == ["not a single Python expression: c = Basket()"]
+    # no CALLS heading: the last code block, read the same way
+    bare = parse_probes("Here you go:\n```python\nfrom m import f\nf(1)\nf(-1)\n```")
+    assert bare.setup == "from m import f" and bare.calls == ["f(1)", "f(-1)"]
 
 
 def test_changed_functions_names_the_innermost_function() -> None:

@@ -401,3 +401,16 @@ def test_sympy_outcomes_of_its_real_reporter() -> None:
     # swebench's parser alone misses a file's last test, on the line of the verdict
     whole = swebench_parser("sympy/sympy")(REAL_SYMPY_LOG, None)
     assert "test_first" in whole and "test_last_passes" not in whole
+
+
+def test_without_swebench_the_suites_run_under_pytest(
+    django_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Their output needs swebench's parsers: without the extra, a Django or sympy
+    checkout is run under pytest instead of failing the selection."""
+    import selection.regression_runners as runners
+
+    monkeypatch.setattr(runners, "swebench_parser", lambda repo: None)
+    with LocalSandbox(django_repo, warn=False) as box:
+        assert detect_runner(box) == PYTEST
+    assert runner_for_repo("django/django") is None
