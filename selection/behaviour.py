@@ -49,8 +49,21 @@ class BehaviourTable(BaseModel):
 
     @property
     def usable(self) -> bool:
-        """Whether it can speak: calls left and every candidate in a cluster."""
-        return bool(self.calls) and bool(self.clusters)
+        """Whether it can speak: calls left, every candidate in a cluster, and the calls
+        tell something apart (two behaviours, or a behaviour that is not the original's)."""
+        return bool(self.calls) and bool(self.clusters) and self.informative
+
+    @property
+    def informative(self) -> bool:
+        """Some call's outcome differs between two representatives, or between the
+        patched code and the original. Probes that see the same everywhere are blind: the
+        agreement they would show is not evidence of a fix."""
+        seen = {tuple(self.outputs[ids[0]]) for ids in self.clusters
+                if ids and ids[0] in self.outputs and ids[0] not in self.failed}  # fmt: skip
+        if len(seen) > 1:
+            return True
+        original = self.outputs.get("__original__")
+        return bool(seen) and original is not None and seen != {tuple(original)}
 
     def distinguishing(self, a: str, b: str) -> list[int]:
         """Indices of the calls on which representatives a and b differ; [] when either has

@@ -103,8 +103,11 @@ def parse_probes(text: str) -> ProbePlan:
         elif _expression(line):
             if len(calls) == MAX_CALLS:
                 unused.append(f"beyond the first {MAX_CALLS}: {line[:80]}")
-            else:
-                calls.append(line)
+                continue
+            printed = _printed(line)
+            if printed is not None:  # print(x) is always None: its argument is the probe
+                unused.append(f"read as its argument: {line[:80]}")
+            calls.append(printed or line)
         elif _statement(line) and not calls:
             moved.append(line)  # setup written among the calls, before any of them
         else:
@@ -120,6 +123,16 @@ def parse_probes(text: str) -> ProbePlan:
         why = f" ({unused[0]})" if unused else ""
         raise ProbeFormatError(f"the CALLS block has no usable call{why}")
     return ProbePlan(setup=setup, calls=calls, unused=unused)
+
+
+def _printed(line: str) -> str | None:
+    """`x` for a call `print(x)` (one argument, no keywords), else None."""
+    node = ast.parse(line, mode="eval").body
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "print" and len(node.args) == 1 and not node.keywords
+            and not isinstance(node.args[0], ast.Starred)):  # fmt: skip
+        return ast.unparse(node.args[0])
+    return None
 
 
 def _statement(line: str) -> bool:
@@ -421,7 +434,11 @@ async def probe_behaviour(
     if len(reps_failed) == len(reps):
         return table(setup=plan.setup, calls=calls, outputs=outputs, failed=failed,
                      dropped_calls=dropped, note="no candidate's probe run succeeded")  # fmt: skip
-    return table(
+    done = table(
         setup=plan.setup, calls=calls, outputs=outputs, failed=failed, dropped_calls=dropped,
         clusters=merge_by_outputs(group, outputs, reps_failed),
     )  # fmt: skip
+    if not done.informative:
+        done.note = ("the probe calls gave the same outcomes on every patch and on the "
+                     "original code: they do not reach the change, so they are no evidence")
+    return done

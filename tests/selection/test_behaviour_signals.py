@@ -95,3 +95,25 @@ def test_select_run_uses_a_recorded_table_without_probing() -> None:
     assert evidence["clusters"] == [["a", "b", "c1"], ["d"]]  # c2 is not in this run
     assert run.selection.signals["behaviour_votes"]["a"] == 0.75
     assert run.selection.chosen in ("a", "b", "c1")
+
+
+def test_blind_probes_are_no_evidence() -> None:
+    """Outcomes the same on every patch and on the original: the probes never reached
+    the change, and the agreement they show must not vote (the embedded model's probes
+    on the prices task printed variables: None everywhere)."""
+    same = {"a": ["None"], "b": ["None"], "c1": ["None"], "d": ["None"], "__original__": ["None"]}
+    blind = _table(same)
+    assert blind.clusters == [["a", "b", "c1", "c2", "d"]] and not blind.usable
+    assert "behaviour_votes" not in collect_signals(GROUP, behaviour=blind).normalised()
+    changed = _table({k: (["1"] if k != "__original__" else ["None"]) for k in same})
+    assert changed.usable  # one behaviour, but not the original's: the patches agree on it
+
+
+def test_print_calls_are_read_as_their_argument() -> None:
+    from selection.differential import parse_probes
+
+    plan = parse_probes("SETUP\n```python\nfrom m import f\nr = f(1)\n```\nCALLS\n```python\n"
+                        "print(r)  # Output: 2\nprint(f(2))\nprint(r, 1)\n```")  # fmt: skip
+    assert plan.calls == ["r", "f(2)", "print(r, 1)"]
+    assert plan.unused == ["read as its argument: print(r)  # Output: 2",
+                           "read as its argument: print(f(2))"]  # fmt: skip
