@@ -43,6 +43,8 @@ class BehaviourTable(BaseModel):
     unused_calls: list[str] = Field(
         default_factory=list, description="lines of the model's CALLS block not run, with why")
     note: str = Field("", description="why there is no behaviour signal, when there is none")
+    replies: list[str] = Field(
+        default_factory=list, description="the probe model's replies as written (bounded)")
     cost_usd: float = 0
     tokens: int = 0
     seconds: float = 0

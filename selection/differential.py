@@ -44,6 +44,7 @@ OUTCOME_CHARS = 500  # repr or exception message kept per outcome
 CONTEXT_CHARS = 8000  # base source of the changed functions shown to the model
 FUNCTION_CHARS = 2500
 MAX_FUNCTIONS = 8
+REPLY_CHARS = 4000  # of each reply kept in the table, to see what the model wrote
 PROBE_MAX_TOKENS = 800  # a SETUP and MAX_CALLS short calls fit; a small model rambles on
 
 SYSTEM = (
@@ -236,6 +237,7 @@ class _Spend(BaseModel):
 
     cost_usd: float = 0
     tokens: int = 0
+    replies: list[str] = Field(default_factory=list)
 
 
 async def write_probes(
@@ -258,6 +260,7 @@ async def write_probes(
         spend.cost_usd += done.cost_usd
         spend.tokens += done.usage.total_tokens
         text = done.text or ""
+        spend.replies.append(text[:REPLY_CHARS])
         try:
             return parse_probes(text), ""
         except ProbeFormatError as exc:
@@ -405,7 +408,8 @@ async def probe_behaviour(
     def table(**kw: Any) -> BehaviourTable:
         unused = plan.unused if plan is not None else []
         return BehaviourTable(cost_usd=spend.cost_usd, tokens=spend.tokens, unused_calls=unused,
-                              seconds=time.monotonic() - started, **kw)  # fmt: skip
+                              replies=spend.replies, seconds=time.monotonic() - started,
+                              **kw)  # fmt: skip
 
     if plan is None:
         return table(setup="", calls=[], note=note)

@@ -174,6 +174,7 @@ def test_a_garbage_reply_is_retried_once_then_gives_no_signal(repo: Path) -> Non
     assert not table.usable and table.clusters == [] and table.calls == []
     assert "could not be read" in table.note and "not a single Python expression" in table.note
     assert "no CALLS block" in bodies[1]["messages"][-1]["content"]  # the retry names why
+    assert table.replies == ["I would test clamp.", bad]  # kept, to see what it wrote
     assert ledger.report().by_caller["behaviour_probe"].calls == 2
 
 
