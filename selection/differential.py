@@ -101,7 +101,7 @@ def parse_probes(text: str) -> ProbePlan:
     for line in (ln for ln in lines if ln and not ln.startswith("#")):
         if len(line) > MAX_CALL_CHARS:
             unused.append(f"over {MAX_CALL_CHARS} characters: {line[:80]}...")
-        elif _expression(line):
+        elif _parses(line, "eval"):
             if len(calls) == MAX_CALLS:
                 unused.append(f"beyond the first {MAX_CALLS}: {line[:80]}")
                 continue
@@ -109,7 +109,7 @@ def parse_probes(text: str) -> ProbePlan:
             if printed is not None:  # print(x) is always None: its argument is the probe
                 unused.append(f"read as its argument: {line[:80]}")
             calls.append(printed or line)
-        elif _statement(line) and not calls:
+        elif _parses(line, "exec") and not calls:
             moved.append(line)  # setup written among the calls, before any of them
         else:
             unused.append(f"not a single Python expression: {line[:80]}")
@@ -136,17 +136,10 @@ def _printed(line: str) -> str | None:
     return None
 
 
-def _statement(line: str) -> bool:
+def _parses(line: str, mode: str) -> bool:
+    """`line` is valid Python as an expression (mode "eval") or statements ("exec")."""
     try:
-        ast.parse(line, mode="exec")
-    except SyntaxError:
-        return False
-    return True
-
-
-def _expression(line: str) -> bool:
-    try:
-        ast.parse(line, mode="eval")
+        ast.parse(line, mode=mode)
     except SyntaxError:
         return False
     return True

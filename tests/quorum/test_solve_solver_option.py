@@ -18,23 +18,29 @@ TEST = "```python\nfrom pkg.calc import add\n\n\ndef test_add():\n    assert add
 FIX = "pkg/calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE"
 
 
-def test_solver_agentless_from_the_command_line(tmp_path: Path) -> None:
+def _solve_with_a_small_model(tmp_path: Path, config_extra: str, *flags: str):
+    """`quorum solve` on make_repo's bug with the scripted model `small` (the agentless
+    pipeline's three replies: localise, test, edit); the run directory is tmp_path/run."""
     repo = make_repo(tmp_path / "repo")
     with OpenAIStandIn() as server:
         server.script_for("small", Reply.text("pkg/calc.py"), Reply.text(TEST), Reply.text(FIX))
         models = tmp_path / "models.toml"
         models.write_text(
             f'[models.small]\nbase_url = "{server.base_url}"\nfree = true\n'
-            'api_key_env = "QUORUM_TEST_KEY"\n'
+            f'api_key_env = "QUORUM_TEST_KEY"\n{config_extra}'
         )
         result = CliRunner(env={"QUORUM_TEST_KEY": "sk-test"}).invoke(app, [
-            "solve", str(repo), "--issue", "add(1, 2) returns -1", "-n", "1",
-            "--solver", "agentless", "--model", "small", "--models-file", str(models),
+            "solve", str(repo), "--issue", "add(1, 2) returns -1", "-n", "1", *flags,
+            "--model", "small", "--models-file", str(models),
             "--sandbox", "local", "--out", str(tmp_path / "run"),
         ])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "+    return a + b" in (tmp_path / "run" / "patch.diff").read_text()
-    options = json.loads((tmp_path / "run" / "options.json").read_text())
+    return json.loads((tmp_path / "run" / "options.json").read_text())
+
+
+def test_solver_agentless_from_the_command_line(tmp_path: Path) -> None:
+    options = _solve_with_a_small_model(tmp_path, "", "--solver", "agentless")
     assert options["rollout"]["solver"] == "agentless"
 
 
@@ -46,24 +52,9 @@ def test_an_unknown_solver_is_refused(tmp_path: Path) -> None:
 def test_auto_is_the_default_and_gives_a_small_model_the_agentless_pipeline(
     tmp_path: Path,
 ) -> None:
-    """No --solver: a model whose config says size = "small" gets agentless (the three
-    agentless replies: localise, test, edit); its trajectory records the solver it ran."""
-    repo = make_repo(tmp_path / "repo")
-    with OpenAIStandIn() as server:
-        server.script_for("small", Reply.text("pkg/calc.py"), Reply.text(TEST), Reply.text(FIX))
-        models = tmp_path / "models.toml"
-        models.write_text(
-            f'[models.small]\nbase_url = "{server.base_url}"\nfree = true\n'
-            'api_key_env = "QUORUM_TEST_KEY"\nsize = "small"\n'
-        )
-        result = CliRunner(env={"QUORUM_TEST_KEY": "sk-test"}).invoke(app, [
-            "solve", str(repo), "--issue", "add(1, 2) returns -1", "-n", "1",
-            "--model", "small", "--models-file", str(models),
-            "--sandbox", "local", "--out", str(tmp_path / "run"),
-        ])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert "+    return a + b" in (tmp_path / "run" / "patch.diff").read_text()
-    options = json.loads((tmp_path / "run" / "options.json").read_text())
+    """No --solver: a model whose config says size = "small" gets agentless; its
+    trajectory records the solver it ran."""
+    options = _solve_with_a_small_model(tmp_path, 'size = "small"\n')
     assert options["rollout"]["solver"] == "auto"
     traj = json.loads((tmp_path / "run" / "trajectories" / "r0-t0.json").read_text())
     assert traj["spec"]["solver"] == "agentless"
