@@ -9,7 +9,11 @@ makes an instance image only once it is validated: its gold patch resolves there
 empty patch does not (graded once after the build, the verdict cached by instance and spec).
 
 Both are `DockerProvider.snapshot`s, so a present tag is reused and nothing is rebuilt.
-Build output goes to the log file given; a failure raises `EnvBuildError` naming it."""
+Build output goes to the log file given; a failure raises `EnvBuildError` naming it.
+
+`images="official"` takes the harness's published instance image instead (pulled from
+`namespace`, made history-free: envs.official_images), `"auto"` that where the registry has
+it and a build where not; `prepare` says which an instance got."""
 
 from __future__ import annotations
 
@@ -22,17 +26,29 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 from filelock import FileLock
+from pydantic import BaseModel, ConfigDict
 
 from envs.checkout import checkout_instance
 from envs.errors import TaskSourceError
 from envs.gitcmd import GitFailed, commit_all, git
 from envs.instances import Instance
+from envs.official_images import ACTIVATE as OFFICIAL_ACTIVATE
+from envs.official_images import (
+    DEFAULT_NAMESPACE,
+    ImageSource,
+    OfficialImageUnavailable,
+    history_free_repo,
+    official_image_ref,
+    pull_official,
+    snapshot_spec,
+)
 from envs.repos import find_mirror, is_local_path
 from envs.requirements import requirements_at
 from envs.sources.swebench import task_from_instance
-from envs.specs import ACTIVATE, VENV, EnvSpec, spec_for
+from envs.specs import ACTIVATE, VENV, EnvSpec, official_image_spec, spec_for
 from envs.task import Task
 from sandbox.config import DockerSandboxConfig, SnapshotSpec
 from sandbox.errors import QuorumError
@@ -48,9 +64,23 @@ NODE_LOCKS = Path(tempfile.gettempdir()) / "quorum-locks"
 class EnvBuildError(QuorumError):
     """An environment or instance image could not be built; `log` holds the output."""
 
-    def __init__(self, message: str, *, log: Path | None = None) -> None:
-        super().__init__(message, hint=f"see {log}" if log else None)
+    def __init__(self, message: str, *, log: Path | None = None,
+                 hint: str | None = None) -> None:
+        where = f"see {log}" if log else None
+        super().__init__(message, hint="; ".join(h for h in (hint, where) if h) or None)
         self.log = log
+
+
+class PreparedImage(BaseModel):
+    """The image an instance runs in, the spec its commands follow there, and where the
+    image came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: str
+    spec: EnvSpec
+    source: Literal["official", "build"]
+    repo: Path | None = None  # the host repository it holds (official: copied out of it)
 
 
 class EnvironmentBuilder:
@@ -59,7 +89,10 @@ class EnvironmentBuilder:
 
     def __init__(self, provider: DockerProvider | None, *, cache_dir: Path,
                  mirror_dir: Path | None = None, ca_bundle: Path | None = None,
-                 setup_timeout_s: float = 1800) -> None:
+                 setup_timeout_s: float = 1800, images: ImageSource = "build",
+                 namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.images = images
+        self.namespace = namespace
         self.provider = provider
         self.cache_dir = Path(cache_dir)
         self.mirror_dir = mirror_dir
@@ -91,6 +124,54 @@ class EnvironmentBuilder:
                 return None
 
         return spec_for(instance, read)
+
+    def prepare(self, instance: Instance, log: Path, *,
+                gold: Instance | None = None) -> PreparedImage:
+        """The instance's image as `images` says: official (or fail), build, or auto (the
+        official one where the registry has it, else a build; the log says why)."""
+        if self.images != "build":
+            try:
+                return self._official(instance, log)
+            except OfficialImageUnavailable as exc:
+                if self.images == "official":
+                    raise EnvBuildError(f"{instance.instance_id}: {exc}", log=log,
+                                        hint="--images auto builds an image where the "
+                                        "registry has none") from exc
+                with log.open("a") as out:
+                    _writer(out)(f"{exc}; --images auto: building the environment instead")
+        spec = self.spec_for(instance)
+        return PreparedImage(image=self.instance_image(instance, spec, log, gold=gold),
+                             spec=spec, source="build")
+
+    def _official(self, instance: Instance, log: Path) -> PreparedImage:
+        if is_local_path(instance.repo):
+            raise OfficialImageUnavailable(f"{instance.repo} is a local repository, not a "
+                                           "SWE-bench one: no official image")
+        spec = official_image_spec(instance.repo, instance.version or "", OFFICIAL_ACTIVATE)
+        if not spec.supported:
+            raise OfficialImageUnavailable(f"no official image to use: {spec.reason}")
+        ref = official_image_ref(instance.instance_id, self.namespace)
+        client = self._docker.client
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out, self._lock_for(f"official-{instance.instance_id}",
+                                                  node_wide=True):
+            say = _writer(out)
+            try:
+                pull_official(client, ref, say)
+                repo = history_free_repo(client, ref, instance.base_commit,
+                                         self.cache_dir / "official-repos" / instance.instance_id)
+                image = self._docker.snapshot(
+                    snapshot_spec(client, ref, repo, instance.base_commit,
+                                  ca_bundle=self.ca_bundle,
+                                  setup_timeout_s=self.setup_timeout_s), progress=say)
+            except OfficialImageUnavailable as exc:
+                say(str(exc))
+                raise
+            except QuorumError as exc:
+                say(f"FAILED: {exc}")
+                raise EnvBuildError(f"{instance.instance_id}: official image {ref}: "
+                                    f"{str(exc).splitlines()[0]}", log=log) from exc
+        return PreparedImage(image=image, spec=spec, source="official", repo=repo)
 
     def instance_image(self, instance: Instance, spec: EnvSpec, log: Path, *,
                        gold: Instance | None = None) -> str:
@@ -140,13 +221,14 @@ class EnvironmentBuilder:
         """The task an agent solves this instance in: sandboxes start from the instance
         image (built once and shared with grading), the repository on this host. Without
         Docker there is no environment to install into: the bare repository."""
-        task = task_from_instance(instance, repo=str(self.source_repo(instance)))
         if not in_docker:
-            return task
-        spec = self.spec_for(instance)
-        image = self.instance_image(instance, spec, log)
-        return task.model_copy(update={"image": image, "base_image_suite": spec.suite,
-                                       "test_command": spec.test_cmd})
+            return task_from_instance(instance, repo=str(self.source_repo(instance)))
+        prepared = self.prepare(instance, log)
+        repo = prepared.repo or self.source_repo(instance)
+        task = task_from_instance(instance, repo=str(repo))
+        return task.model_copy(update={
+            "image": prepared.image, "base_image_suite": prepared.spec.suite or
+            task.base_image_suite, "test_command": prepared.spec.test_cmd})
 
     def source_repo(self, instance: Instance) -> Path:
         """A git repository on this host holding the base commit: the mirror, the local

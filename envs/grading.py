@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from envs.instances import Instance
 from envs.log_parsers import parse_log
 from envs.patch import changed_files
-from envs.specs import ACTIVATE, EnvSpec
+from envs.specs import EnvSpec
 from sandbox.errors import SandboxError
 from sandbox.protocol import Sandbox
 
@@ -59,6 +59,8 @@ class GradeResult(BaseModel):
     detail: str = Field("", description="why, for anything but resolved/unresolved")
     substituted: str = Field("", description="graded in a substituted environment: what "
                              "replaced what the official spec asks for (envs.substitution)")
+    image_source: Literal["official", "build", ""] = Field(
+        "", description="the instance image: the harness's published one, or built here")
     duration_s: float = 0.0
 
     @property
@@ -130,7 +132,7 @@ def grade(sandbox: Sandbox, instance: Instance, spec: EnvSpec, patch: str, *,
         path = _put(sandbox, patch, "candidate")
         if not any(run(f"{cmd} {path}").ok for cmd in APPLY_COMMANDS):
             return done("patch_failed", "the patch does not apply (git apply and patch -F5)")
-    prelude = f"{ACTIVATE} && "
+    prelude = f"{spec.activate} && "
     for cmd in spec.eval_commands:
         run(prelude + cmd)
     if spec.install:

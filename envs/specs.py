@@ -64,12 +64,14 @@ class EnvSpec(BaseModel):
         "", description="what was substituted and why (empty: the official spec as it is)")
     conda_pip: list[str] = Field(
         default_factory=list, description="environment.yml's pip-installable part, one by one")
+    activate: str = Field(ACTIVATE, description="shell command that activates the environment "
+                          "before the install and test commands (the image's layout)")
 
     @property
     def key(self) -> str:
         """Content key of the environment (not the instance): same spec, same image."""
         recipe = self.model_dump(exclude={"eval_commands", "test_cmd", "parser", "official",
-                                          "substitutable", "substituted"})
+                                          "substitutable", "substituted", "activate"})
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -101,15 +103,12 @@ def swebench_spec(repo: str, version: str) -> EnvSpec:
     if raw is None:
         return _unsupported(repo, version, f"swebench 4.1.0 has no spec for {repo} {version}")
     python = str(raw.get("python") or "")
-    problem = _why_unsupported(raw, python)
-    if problem:
-        return _unsupported(repo, version, problem, python=python)
     needs = _substitutable(raw, python)
     pre_install = list(raw.get("pre_install", []))
     if repo in MAP_REPO_TO_INSTALL:  # repo-wide step the harness runs before pre_install
         pre_install.insert(0, MAP_REPO_TO_INSTALL[repo])
-    test_cmd = raw["test_cmd"]
-    return EnvSpec(
+    test_cmd = raw.get("test_cmd") or LOCAL_TEST_CMD
+    spec = EnvSpec(
         repo=repo,
         version=version,
         supported=not needs,
@@ -126,6 +125,22 @@ def swebench_spec(repo: str, version: str) -> EnvSpec:
         test_cmd=test_cmd[-1] if isinstance(test_cmd, list) else test_cmd,
         parser=repo,
     )
+    problem = _why_unsupported(raw, python)
+    if problem:  # the test fields stay: an official image has the environment built
+        return spec.model_copy(update={"supported": False, "reason": problem,
+                                       "substitutable": [], "suite": ""})
+    return spec
+
+
+def official_image_spec(repo: str, version: str, activate: str) -> EnvSpec:
+    """The spec of an instance graded in its official image, which has its environment built
+    already: the swebench spec's install and test commands as they are, whatever Python or
+    conda step it needs (no substitution), activated as that image's layout says."""
+    spec = swebench_spec(repo, version)
+    if spec.parser != repo or spec.test_cmd == LOCAL_TEST_CMD:  # no spec, or no test command
+        return spec
+    return spec.model_copy(update={"supported": True, "reason": "", "substitutable": [],
+                                   "activate": activate})
 
 
 def _why_unsupported(raw: dict[str, Any], python: str) -> str:

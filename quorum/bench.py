@@ -33,6 +33,7 @@ from envs.candidate import content_id
 from envs.environment import EnvironmentBuilder
 from envs.instances import Instance
 from envs.loader import Loaded, drop_truncated_tail, load_json, load_records
+from envs.official_images import DEFAULT_NAMESPACE, ImageSource
 from envs.patch import split_by_file
 from quorum.allocating import AllocationOutcome, read_allocation
 from quorum.bench_budget import RunBudget, journal_usd, run_admitted
@@ -52,6 +53,8 @@ class BenchOptions(BaseModel):
     solve: SolveOptions = Field(default_factory=SolveOptions)
     grade: bool = Field(False, description="grade the selected patch and every candidate")
     mirror_dir: Path | None = None
+    images: ImageSource = Field("build", description="instance images: official, build, auto")
+    image_namespace: str = Field(DEFAULT_NAMESPACE, description="where official images are")
     eval_timeout_s: float = Field(1800, gt=0)
     executor: Literal["local", "ray"] = Field(
         "local", description="local: an asyncio pool on this host; ray: one Ray task an instance"
@@ -298,6 +301,8 @@ def instance_builder(
         cache_dir=cache_dir or options.out / "cache",
         mirror_dir=options.mirror_dir,
         ca_bundle=options.solve.ca_bundle,
+        images=options.images,
+        namespace=options.image_namespace,
     )
 
 
@@ -368,6 +373,8 @@ def instance_options(
         "models": [e.model for e in endpoints],
         "verifier_model": verifier.model if verifier else None,
         "solve": options.solve.model_dump(mode="json"),
+        "images": options.images,
+        "image_namespace": options.image_namespace,
     }
 
 

@@ -19,6 +19,7 @@ from envs.environment import EnvBuildError, EnvironmentBuilder
 from envs.grading import ERROR_STATUSES, GradeResult, grade
 from envs.instances import Instance
 from envs.loader import Loaded
+from envs.official_images import DEFAULT_NAMESPACE, ImageSource
 from envs.predictions import Prediction, read_predictions
 from sandbox.config import DockerSandboxConfig
 from sandbox.errors import QuorumError
@@ -40,6 +41,9 @@ class EvalOptions(BaseModel):
     network: bool = Field(False, description="network in the test container (`--test-network "
                           "bridge`, as the official harness has; connected machines only: a "
                           "few suites connect out, e.g. requests' httpbin.org tests)")
+    images: ImageSource = Field("build", description="official, build or auto (envs."
+                                "official_images)")
+    namespace: str = Field(DEFAULT_NAMESPACE, description="registry/namespace of official images")
 
 
 def load_predictions(path: Path) -> dict[str, dict]:
@@ -70,7 +74,8 @@ def evaluate(instances: list[Instance], preds: dict[str, dict], options: EvalOpt
     provider = provider or DockerProvider.connect(run_id=f"eval-{out.name}"[:40])
     builder = EnvironmentBuilder(provider, cache_dir=options.cache_dir or out / "cache",
                                  mirror_dir=options.mirror_dir, ca_bundle=options.ca_bundle,
-                                 setup_timeout_s=options.timeout_s)
+                                 setup_timeout_s=options.timeout_s, images=options.images,
+                                 namespace=options.namespace)
     todo = [i for i in instances if i.instance_id in preds]
     lock = threading.Lock()
     results: dict[str, GradeResult] = {}
@@ -104,19 +109,20 @@ def grade_instance(builder: EnvironmentBuilder, inst: Instance, patch: str,
     if not patch.strip() and not allow_empty:
         (log_dir / "patch.diff").write_text("")
         return GradeResult(instance_id=inst.instance_id, status="empty_patch")
-    spec = builder.spec_for(inst)
     try:
-        image = builder.instance_image(inst, spec, log_dir / "build.log")
+        prepared = builder.prepare(inst, log_dir / "build.log")
     except (EnvBuildError, QuorumError) as exc:
         return GradeResult(instance_id=inst.instance_id, status="env_error", detail=str(exc))
+    spec = prepared.spec
     try:
-        config = DockerSandboxConfig(image=image, network=options.network)
+        config = DockerSandboxConfig(image=prepared.image, network=options.network)
         with builder.provider.start(config) as sandbox:
             result = grade(sandbox, inst, spec, patch, log_dir=log_dir,
                            timeout_s=options.timeout_s, allow_empty=allow_empty)
     except QuorumError as exc:
         result = GradeResult(instance_id=inst.instance_id, status="error", detail=str(exc))
-    return result.model_copy(update={"substituted": spec.substituted})
+    return result.model_copy(update={"substituted": spec.substituted,
+                                     "image_source": prepared.source})
 
 
 def official_report(instances: list[Instance], preds: dict[str, dict],
@@ -145,5 +151,8 @@ def official_report(instances: list[Instance], preds: dict[str, dict],
         "error_statuses": {i: results[i].status for i in errors},
         # Graded in an environment Quorum substituted (validated: gold resolves, empty not)
         "substituted_ids": sorted(i for i, r in results.items() if r.substituted),
+        # Graded in the harness's published image (`--images official|auto`)
+        "official_image_ids": sorted(i for i, r in results.items()
+                                     if r.image_source == "official"),
         "schema_version": 2,
     }

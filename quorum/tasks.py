@@ -8,6 +8,7 @@ from pathlib import Path
 
 from envs.environment import EnvironmentBuilder
 from envs.instances import load_instances, select
+from envs.official_images import DEFAULT_NAMESPACE, ImageSource
 from envs.sources.github import task_from_github
 from envs.sources.local import task_from_local
 from envs.task import Task
@@ -29,10 +30,12 @@ def resolve_task(
     repo_mirror: Path | None = None,
     sandbox: str = "docker",
     log_dir: Path | None = None,
+    images: ImageSource = "build",
+    image_namespace: str = DEFAULT_NAMESPACE,
 ) -> Task:
     """`workdir` holds clones (SWE-bench instances go next to it, in instances/); with
     Docker an instance is solved in its environment image, built once and shared with
-    grading, whose build log goes to `log_dir`."""
+    grading (or the official one: `images`), whose build log goes to `log_dir`."""
     if target.startswith(("http://", "https://")):
         return task_from_github(
             target,
@@ -43,7 +46,8 @@ def resolve_task(
         )
     if dataset is not None:
         return _instance_task(target, dataset, sandbox=sandbox, workdir=workdir,
-                              repo_mirror=repo_mirror, log_dir=log_dir or workdir)
+                              repo_mirror=repo_mirror, log_dir=log_dir or workdir,
+                              images=images, image_namespace=image_namespace)
     if issue is None and issue_file is None:
         raise QuorumError(
             f"no issue given for {target}",
@@ -54,7 +58,8 @@ def resolve_task(
 
 
 def _instance_task(instance_id: str, dataset: Path, *, sandbox: str, workdir: Path,
-                   repo_mirror: Path | None, log_dir: Path) -> Task:
+                   repo_mirror: Path | None, log_dir: Path, images: ImageSource,
+                   image_namespace: str) -> Task:
     [instance] = select(load_instances(dataset), ids=[instance_id])
     docker = sandbox == "docker"
     builder = EnvironmentBuilder(
@@ -62,5 +67,7 @@ def _instance_task(instance_id: str, dataset: Path, *, sandbox: str, workdir: Pa
         cache_dir=workdir.parent / "instances",
         mirror_dir=repo_mirror,
         ca_bundle=default_ca_bundle(),
+        images=images,
+        namespace=image_namespace,
     )
     return builder.solve_task(instance, log_dir / "environment.log", in_docker=docker)

@@ -66,6 +66,14 @@ class SnapshotSpec(BaseModel):
     user: str | None = Field(None, description="create this user and give it the workspace")
     ca_bundle: Path | None = None
     setup_timeout_s: float = Field(1800, gt=0)
+    git_only: bool = Field(
+        False,
+        description="replace only the workspace's .git with the history-free one and leave "
+        "its files as they are: for an image that already holds the repository, installed "
+        "(an official SWE-bench image's /testbed and its build artefacts)",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict, description="environment variables the image keeps (PATH...)")
     kind: Literal["snapshot", "environment"] = Field(
         "snapshot",
         description="its label: an instance snapshot, or an environment image that snapshots "

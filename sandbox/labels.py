@@ -14,3 +14,4 @@ KIND = "ai.quorum.kind"
 CONTENT_KEY = "ai.quorum.content-key"  # recipe hash of a content-keyed image
 OWNER_STARTED = "ai.quorum.owner-started"  # owner's start time (/proc), guards against pid reuse
 BASE_COMMIT = "ai.quorum.base-commit"  # on snapshots: the commit the workspace is checked out at
+WORKSPACE = "ai.quorum.workspace"  # on snapshots: where the repository is (sandboxes start there)

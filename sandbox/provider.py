@@ -53,13 +53,15 @@ class DockerProvider:
     def start(self, config: DockerSandboxConfig, *, kind: str = "sandbox") -> DockerSandbox:
         with translate_docker_errors(f"start a sandbox from {config.image}"):
             image = self.client.images.get(config.image)
+            # A snapshot knows where its repository is (an official image's is /testbed).
+            workspace = (image.labels or {}).get(labels.WORKSPACE) or config.workspace
             container = self.client.containers.run(
                 config.image,
                 ["sleep", "infinity"],
                 detach=True,
                 init=True,  # reaps orphans, forwards signals
                 labels=self._labels(kind, config.ttl_s),
-                working_dir=config.workspace,
+                working_dir=workspace,
                 network_mode=None if config.network else "none",
                 mem_limit=config.memory,
                 nano_cpus=int(config.cpus * 1e9),
@@ -70,7 +72,7 @@ class DockerProvider:
         sandbox = DockerSandbox(
             self.client.api,
             container.id,
-            workspace=config.workspace,
+            workspace=workspace,
             user=config.user,
             env={**_ca_env(config), **config.env},
             output_limit=config.output_limit,
@@ -125,8 +127,12 @@ class DockerProvider:
                             labels.MANAGED: "1",
                             labels.KIND: spec.kind,
                             labels.BASE_COMMIT: commit,
+                            labels.WORKSPACE: spec.workspace,  # not the base's
                         },
                         "WorkingDir": spec.workspace,
+                        # Merged with the base image's: only these variables change.
+                        **({"Env": [f"{k}={v}" for k, v in spec.env.items()]}
+                           if spec.env else {}),
                     },
                 )
         finally:
@@ -150,8 +156,16 @@ class DockerProvider:
             repo, archive = Path(tmp) / "repo", Path(tmp) / "repo.tar"
             export_base_repo(spec.source, repo, commit)
             with tarfile.open(archive, "w") as tar:
-                tar.add(repo, arcname=".", filter=_owned_by_root)
-            build.exec(f"mkdir -p {shlex.quote(spec.workspace)}", timeout=60)
+                if spec.git_only:  # the files are there already; a tar would merge .git dirs
+                    tar.add(repo / ".git", arcname=".git", filter=_owned_by_root)
+                else:
+                    tar.add(repo, arcname=".", filter=_owned_by_root)
+            workspace = shlex.quote(spec.workspace)
+            clear = f"rm -rf {workspace}/.git && " if spec.git_only else ""
+            done = build.exec(f"{clear}mkdir -p {workspace}", timeout=600)
+            if not done.ok:
+                raise SandboxError(f"cannot prepare {spec.workspace} in the snapshot: "
+                                   f"{done.output.strip()[-2000:]}")
             with (archive.open("rb") as data,
                   translate_docker_errors("copy the repository into the snapshot")):
                 self.client.api.put_archive(build.container_id, spec.workspace, data)
@@ -213,6 +227,8 @@ def _snapshot_key(spec: SnapshotSpec, commit: str, base_id: str) -> str:
         "setup": spec.setup,
         "workspace": spec.workspace,
         "user": spec.user,
+        **({"git_only": True} if spec.git_only else {}),  # absent: older keys stay valid
+        **({"env": spec.env} if spec.env else {}),
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -65,6 +65,8 @@ missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v chromium >/dev/null || missing+=(chromium)  # the report tests open report.html in it
+# the official-image tests push to and pull from a real registry on loopback
+command -v docker-registry >/dev/null || missing+=(docker-registry)
 if ((${#missing[@]})); then
     if is_root && command -v apt-get >/dev/null; then
         say "installing ${missing[*]} with apt-get"
@@ -74,7 +76,7 @@ if ((${#missing[@]})); then
         die "Docker is not installed and this is not a root Debian/Ubuntu shell. Install Docker" \
             "(https://docs.docker.com/engine/install/) and debootstrap, then rerun make setup."
     else
-        say "warning: ${missing[*]} missing: base images need debootstrap, the report tests chromium (apt-get install ${missing[*]} as root)"
+        say "warning: ${missing[*]} missing: base images need debootstrap, the report tests chromium, the official-image tests docker-registry (apt-get install ${missing[*]} as root)"
     fi
 fi
 

@@ -76,6 +76,8 @@ def bench_command(
     max_steps: so.MaxSteps = so.DEFAULTS["max_steps"],
     test_network: so.TestNetwork = so.DEFAULTS["test_network"],
     allocation: so.Allocation = so.DEFAULTS["allocation"],
+    images: so.Images = so.IMAGES_DEFAULT,
+    image_namespace: so.ImageNamespace = so.NAMESPACE_DEFAULT,
     executor: Annotated[
         ExecutorChoice,
         typer.Option(
@@ -123,7 +125,8 @@ def bench_command(
         names = models or default_models(os.environ)
         options = BenchOptions(
             out=out, model_name="quorum+" + "+".join(names), workers=workers, grade=grade,
-            mirror_dir=repo_mirror, executor=executor.value, ray_address=ray_address,
+            mirror_dir=repo_mirror, images=so.image_source(images),
+            image_namespace=image_namespace, executor=executor.value, ray_address=ray_address,
             budget_usd_total=budget_usd_total,
             solve=so.build_solve_options(**shared, ca_bundle=bundle),
         )  # fmt: skip

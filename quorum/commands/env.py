@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from quorum.commands import solve_options as so
 from quorum.errors import fail, print_error
 from quorum.paths import cache_dir
 from quorum.sandboxes import Backend, sandbox_factory
@@ -51,6 +52,8 @@ def exec_command(
     dataset: Dataset,
     repo_mirror: RepoMirror = None,
     sandbox: SandboxOpt = "docker",
+    images: so.Images = so.IMAGES_DEFAULT,
+    image_namespace: so.ImageNamespace = so.NAMESPACE_DEFAULT,
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds before the command is killed (exit 124).")
     ] = 600,
@@ -60,7 +63,8 @@ def exec_command(
     Example: `quorum env exec ID --dataset D -- git log --all --oneline`."""
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     cmd = shlex.join(command)
-    with _instance_sandbox(instance_id, dataset, repo_mirror, sandbox, console) as box:
+    with _instance_sandbox(instance_id, dataset, repo_mirror, sandbox, console,
+                           images=images, image_namespace=image_namespace) as box:
         result = box.exec(cmd, timeout=timeout)
     sys.stdout.write(result.stdout)
     sys.stdout.flush()
@@ -81,6 +85,8 @@ def shell_command(
     dataset: Dataset,
     repo_mirror: RepoMirror = None,
     sandbox: SandboxOpt = "docker",
+    images: so.Images = so.IMAGES_DEFAULT,
+    image_namespace: so.ImageNamespace = so.NAMESPACE_DEFAULT,
 ) -> None:
     """Open an interactive shell in the instance's sandbox; it is removed when the shell
     exits. Needs a terminal, and for the Docker backend the docker CLI on PATH (a terminal
@@ -98,7 +104,8 @@ def shell_command(
             "`quorum env shell` needs the docker CLI on PATH for a terminal in the container",
             hint="install the docker CLI, or use `quorum env exec ID --dataset D -- CMD`",
         ), console)  # fmt: skip
-    with _instance_sandbox(instance_id, dataset, repo_mirror, sandbox, console) as box:
+    with _instance_sandbox(instance_id, dataset, repo_mirror, sandbox, console,
+                           images=images, image_namespace=image_namespace) as box:
         argv = _shell_argv(box)
         console.print(f"shell in {instance_id} at {box.base_commit[:12]} "
                       f"({box.workspace}); exit to remove the sandbox", markup=False)  # fmt: skip
@@ -108,7 +115,8 @@ def shell_command(
 
 @contextmanager
 def _instance_sandbox(instance_id: str, dataset: Path, repo_mirror: Path | None,
-                      sandbox: str, console: Console) -> Iterator[Sandbox]:  # fmt: skip
+                      sandbox: str, console: Console, *, images: str,
+                      image_namespace: str) -> Iterator[Sandbox]:  # fmt: skip
     """The agent's sandbox for the instance: the same task resolution and sandbox factory
     as `quorum solve`; removed on exit."""
     if sandbox not in ("docker", "local"):
@@ -117,12 +125,13 @@ def _instance_sandbox(instance_id: str, dataset: Path, repo_mirror: Path | None,
     say = lambda text: console.print(text, markup=False)  # noqa: E731
     cache = cache_dir(os.environ)
     try:
+        source = so.image_source(images)
         logs = cache / "env-logs" / re.sub(r"[^A-Za-z0-9_.-]+", "-", instance_id)
         logs.mkdir(parents=True, exist_ok=True)  # the environment's build log, kept
         task = resolve_task(
             instance_id, issue=None, issue_file=None, dataset=dataset, allow_dirty=False,
             workdir=cache / "repos", environ=os.environ, repo_mirror=repo_mirror,
-            sandbox=backend, log_dir=logs,
+            sandbox=backend, log_dir=logs, images=source, image_namespace=image_namespace,
         )  # fmt: skip
         with (
             sandbox_factory(task, backend, run_id=f"env-{instance_id}"[:40], progress=say) as start,

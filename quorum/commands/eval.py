@@ -13,7 +13,17 @@ from envs.grading import GradeResult
 from envs.instances import read_instances, select
 from envs.predictions import read_predictions, unknown_ids
 from quorum import logs
-from quorum.commands.solve_options import DEFAULTS, LogJson, TestNetwork, check_choices
+from quorum.commands.solve_options import (
+    DEFAULTS,
+    IMAGES_DEFAULT,
+    NAMESPACE_DEFAULT,
+    ImageNamespace,
+    Images,
+    LogJson,
+    TestNetwork,
+    check_choices,
+    image_source,
+)
 from quorum.errors import fail
 from quorum.evaluate import EMPTY, GOLD, EvalOptions, evaluate, predictions_by_id
 from quorum.evaluate import special_predictions as specials
@@ -46,6 +56,8 @@ def eval_command(
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per test run.")] = 1800,
     test_network: TestNetwork = DEFAULTS["test_network"],
+    images: Images = IMAGES_DEFAULT,
+    image_namespace: ImageNamespace = NAMESPACE_DEFAULT,
     skip_invalid: Annotated[
         bool,
         typer.Option(help="Leave out invalid lines of the predictions and the dataset, "
@@ -59,6 +71,7 @@ def eval_command(
     console = logs.setup(log_json)  # JSON lines with --log-json, progress included
     try:
         check_choices({**DEFAULTS, "test_network": test_network})
+        source = image_source(images)
         if sum([predictions is not None, gold, empty]) != 1:
             raise QuorumError("give exactly one of PREDICTIONS, --gold or --empty")
         data = read_instances(dataset, skip_invalid=skip_invalid)
@@ -86,8 +99,8 @@ def eval_command(
                           f"not graded: {', '.join(unknown)}", markup=False)  # fmt: skip
         out = out or Path("runs") / f"eval-{time.strftime('%Y%m%d-%H%M%S')}"
         options = EvalOptions(out=out, mirror_dir=repo_mirror, workers=workers, timeout_s=timeout,
-                              network=test_network == "bridge",
-                              ca_bundle=default_ca_bundle())
+                              network=test_network == "bridge", images=source,
+                              namespace=image_namespace, ca_bundle=default_ca_bundle())
         todo = sum(1 for i in instances if i.instance_id in preds)
         console.print(f"grading {todo} instance(s) with {workers} worker(s) -> {out}")
         started, seen = time.monotonic(), {"done": 0, "resolved": 0}

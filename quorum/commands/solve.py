@@ -77,6 +77,8 @@ def solve_command(
     repo_mirror: Annotated[
         Path | None, typer.Option(help="Directory of bare clones (owner+name) to clone from.")
     ] = None,
+    images: so.Images = so.IMAGES_DEFAULT,
+    image_namespace: so.ImageNamespace = so.NAMESPACE_DEFAULT,
     log_json: so.LogJson = False,
 ) -> None:
     """Solve an issue: N trajectories edit the repository in sandboxes and write tests,
@@ -89,6 +91,7 @@ def solve_command(
         raise fail(QuorumError(f"--sandbox must be docker or local, not {sandbox!r}"), console)
     try:
         so.check_choices(shared)
+        source = so.image_source(images)
     except QuorumError as exc:  # a refused choice: nothing to keep a run directory for
         raise fail(exc, console) from exc
     run_dir = out or Path("runs") / f"{_slug(target)}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -103,7 +106,7 @@ def solve_command(
             target, issue=issue, issue_file=issue_file, dataset=dataset,
             allow_dirty=allow_dirty, workdir=cache_dir(os.environ) / "repos",
             environ=os.environ, github_api=github_api, repo_mirror=repo_mirror,
-            sandbox=sandbox, log_dir=run_dir,
+            sandbox=sandbox, log_dir=run_dir, images=source, image_namespace=image_namespace,
         )  # fmt: skip
         options = so.build_solve_options(**shared, sandbox=sandbox)
         names = models or default_models(os.environ)

@@ -19,6 +19,7 @@ import typer
 
 from agent.loop import AgentLimits
 from agent.rollout import RolloutConfig
+from envs.official_images import DEFAULT_NAMESPACE, IMAGE_SOURCES, ImageSource
 from quorum.solve import SolveOptions
 from sandbox.errors import QuorumError
 from selection.hybrid import METHODS, SelectConfig
@@ -98,6 +99,32 @@ Allocation = Annotated[
                  "consensus (2 at a time; stop once 2 agree on a fix passing every validated "
                  "test), adaptive (also stop where one more is worth little)."),
 ]  # fmt: skip
+# Not SolveOptions fields (so not in SHARED): solve, bench, eval and env each take them.
+Images = Annotated[
+    str,
+    typer.Option(help="Images of SWE-bench instances: build (built here from the swebench "
+                 "spec), official (the harness's published instance image, pulled from "
+                 "--image-namespace; an instance without one is an environment error), auto "
+                 "(official where the registry has it, else build). Official images get "
+                 "the same history-free repository as built ones."),
+]  # fmt: skip
+ImageNamespace = Annotated[
+    str,
+    typer.Option(help="Registry and namespace of the official images, as the harness's "
+                 "--namespace: swebench (Docker Hub), or e.g. localhost:5000/swebench."),
+]  # fmt: skip
+
+
+IMAGES_DEFAULT, NAMESPACE_DEFAULT = "build", DEFAULT_NAMESPACE
+
+
+def image_source(value: str) -> ImageSource:
+    """`--images`' value, or a QuorumError naming the choices."""
+    if value not in IMAGE_SOURCES:
+        raise QuorumError(f"--images must be official, build or auto, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
 # Not a SolveOptions field (so not in SHARED): solve, bench, eval and select each take it.
 LogJson = Annotated[
     bool,
