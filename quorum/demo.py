@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 from envs.candidate import Candidate
 from envs.task import Task
+from quorum.report import build_view
+from quorum.report.render import HTML
+from quorum.report.screen import render_demo_screen
 from quorum.sandboxes import SandboxFactory
 from quorum.solve import SolveOutcome
 from sandbox.errors import PatchApplyError
@@ -67,20 +70,11 @@ def grade_demo(task: Task, outcome: SolveOutcome, start_sandbox: SandboxFactory)
     )
 
 
-def summary(grade: DemoGrade) -> str:
-    n = len(grade.candidates)
-    good = sum(grade.candidates.values())
-    if grade.selected is None:
-        verdict = "Quorum abstained: the evidence did not single out a patch."
-    elif grade.selected_passes:
-        verdict = f"The selected patch ({grade.selected}) passes the hidden tests."
-    else:
-        verdict = f"The selected patch ({grade.selected}) FAILS the hidden tests."
-    return (
-        f"{verdict}\n{good} of {n} candidates pass the hidden tests "
-        f"(coverage: {'yes' if grade.coverage else 'no'}). "
-        f"{grade.tokens} tokens, ${grade.cost_usd:.4f}, {grade.wall_s:.0f}s."
-    )
+def final_screen(grade: DemoGrade, run_dir: Path) -> str:
+    """The demo's last screen (quorum.report.screen), from the run directory's own files
+    and the hidden-test grade."""
+    view = build_view(run_dir)
+    return render_demo_screen(view, grade.candidates, run_dir / HTML, wall_s=grade.wall_s)
 
 
 def record(grade: DemoGrade, history: Path) -> None:

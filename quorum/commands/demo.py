@@ -15,7 +15,7 @@ from agent.loop import AgentLimits
 from agent.rollout import RolloutConfig
 from envs.examples import DEMO, materialize_example
 from quorum.commands.solve_options import SOLVERS
-from quorum.demo import grade_demo, record, summary
+from quorum.demo import final_screen, grade_demo, record
 from quorum.errors import fail
 from quorum.live import SolveView
 from quorum.models import default_models, endpoints_for
@@ -86,6 +86,7 @@ def demo_command(
     except QuorumError as exc:
         raise fail(exc, console) from exc
     record(grade, history)
-    console.print((run_dir / "run" / "report.md").read_text(), markup=False)
-    console.print(summary(grade), markup=False)
-    console.print(f"run directory: {run_dir / 'run'}; this run's grade is appended to {history}")
+    # stdout: the one screen that says what happened (report.md has the whole evidence)
+    Console(highlight=False, soft_wrap=True).print(final_screen(grade, run_dir / "run"),
+                                                   markup=False, end="")
+    console.print(f"this run's grade is appended to {history}")

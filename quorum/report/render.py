@@ -162,3 +162,8 @@ def write_reports(
     (target / MARKDOWN).write_text(markdown)
     (target / HTML).write_text(html)
     return view
+
+
+def render_text(template: str, **context: object) -> str:
+    """A plain-text template of the report's (the demo's last screen), unescaped."""
+    return _environment(False).get_template(template).render(**context)
