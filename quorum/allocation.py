@@ -1,9 +1,9 @@
 """The allocation policies: `fixed` (run N), `consensus` (stop once k candidates of one
-patch cluster pass every validated test and no other fix does), `adaptive` (spend where
-the expected gain per dollar is highest, stop where it is gone). Pure functions of an
-`AllocationState` (agent/allocation.py); clusters are normalised-patch keys
-(selection/normalize.py) until behaviour clusters exist. Every decision goes through
-`within_caps` and says why."""
+patch cluster pass every validated test and no other fix does), `adaptive` (one at a
+time; stop once the selector's current answer is settled, or where one more is worth too
+little). Pure functions of an `AllocationState` (agent/allocation.py); clusters are
+normalised-patch keys (selection/normalize.py) until behaviour clusters exist. Every
+decision goes through `within_caps` and says why."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ from agent.allocation import (
 )
 from envs.candidate import Candidate
 from sandbox.errors import QuorumError
-from selection.matrix import PassMatrix
+from selection.hybrid import select
+from selection.matrix import ORIGINAL, Cell, PassMatrix
 from selection.normalize import normalised_id
+from selection.pool import Group
+from selection.signals import collect_signals
 
 
 class UnknownPolicy(QuorumError):
@@ -93,6 +96,63 @@ def consensus_reason(state: AllocationState, k: int, min_tests: int,
             f"all {len(tests)} validated tests{extra}; {saved(state)}")  # fmt: skip
 
 
+def selector_answer(state: AllocationState) -> str | None:
+    """What the selector (default configuration) would answer if sampling stopped now: its
+    pick, a candidate id, or None (it abstains). From what a policy sees: patch clusters,
+    the validated tests known so far, verifier scores; no regression counts."""
+    done = state.finished
+    tests = state.valid_tests
+    changed = [c for c in done if c.cluster]
+    if not changed:
+        return None
+    # the patch text only has to be non-empty: patch_keys carry the cluster
+    cands = [Candidate(id=c.id, task_id=state.task_id, cost_usd=c.cost_usd,
+                       patch=f"cluster {c.cluster}\n") for c in changed]  # fmt: skip
+    group = Group(task_id=state.task_id, candidates=cands,
+                  patch_keys={c.id: c.cluster for c in changed})  # fmt: skip
+    repro = PassMatrix(
+        candidate_ids=[ORIGINAL, *(c.id for c in changed)], test_ids=tests,
+        cells={ORIGINAL: {t: Cell(passed=False) for t in tests},
+               **{c.id: {t: Cell(passed=c.tests.get(t, False)) for t in tests} for c in changed}},
+    )  # fmt: skip
+    scores = {c.id: c.verifier for c in changed if c.verifier is not None}
+    signals = collect_signals(group, repro, None, scores or None)
+    return select(state.task_id, signals).chosen
+
+
+def settled_reason(state: AllocationState, agree: int, independent: int,
+                   min_verifier: float, unrivalled: bool = False) -> str | None:  # fmt: skip
+    """Why the selector's current answer is settled, or None: it picks a candidate that
+    passes at least `independent` validated tests written outside its cluster (given, or
+    by another cluster's trajectory), and either the verifier scores it at least
+    `min_verifier` or, unscored, `agree` candidates share its cluster. With `unrivalled`,
+    every other cluster also passes fewer validated tests than it does."""
+    chosen = selector_answer(state)
+    if chosen is None:
+        return None
+    cand = next(c for c in state.finished if c.id == chosen)
+    members = [c for c in state.finished if c.cluster == cand.cluster]
+    own = {t for c in members for t in c.wrote}
+    checked = sum(cand.tests.get(t, False) for t in state.valid_tests if t not in own)
+    if checked < independent:
+        return None
+    if unrivalled:
+        passed = {c.cluster: sum(c.tests.get(t, False) for t in state.valid_tests)
+                  for c in state.finished if c.cluster}  # fmt: skip
+        if any(n >= passed[cand.cluster] for k, n in passed.items() if k != cand.cluster):
+            return None
+    if cand.verifier is not None:
+        if cand.verifier < min_verifier:
+            return None
+        backing = f"verifier {cand.verifier:.2f}"
+    elif len(members) < agree:
+        return None
+    else:
+        backing = f"{len(members)} candidates agree"
+    return (f"stopped: the selector's answer {chosen} is settled ({backing}; passes "
+            f"{checked} validated tests written outside its cluster); {saved(state)}")
+
+
 def saved(state: AllocationState) -> str:
     """What stopping now saves: trajectories never started, and running ones cancelled."""
     text = f"saved {state.max_n - len(state.finished)} of {state.max_n} trajectories"
@@ -142,25 +202,53 @@ class ConsensusPolicy(BaseModel):
 
 
 class AdaptivePolicy(BaseModel):
-    """Difficulty from early signals: the per-sample success rate is estimated from how
-    many finished candidates pass every validated test (a Beta prior, updated), and the
-    verifier where it scored. The value of one more trajectory is the chance it changes
-    the answer: a first plausible fix when there is none, a confirmation of a lone one, a
-    tie-breaker between rival ones; a settled instance (consensus) is worth nothing more.
-    Sampling continues while value / expected cost clears `min_gain_per_usd` (and value
-    clears `min_gain`); a bench gives the next trajectory to the open instance where
-    `gain_per_usd` is highest (`quorum.simulate` does this with a run-wide budget)."""
+    """Stop as soon as the answer is settled, else spend while one more is worth it.
+
+    Settled: consensus (k agreeing candidates pass every validated test, `independent_tests`
+    of them written outside their cluster, and no rival does), or the selector's current
+    answer (`selector_answer`) passes `settle_independent` validated tests written outside
+    its cluster and is backed by the verifier (>= `settle_verifier`) or, unscored, by
+    `settle_agree` agreeing candidates (and, with `settle_unrivalled`, no other cluster
+    passes as many validated tests). Otherwise the value of one more trajectory is the
+    chance it changes the answer: the per-sample success rate is estimated from how many
+    finished candidates pass every validated test (a Beta prior, updated, verifier-weighted):
+    a first plausible fix when there is none, a confirmation of a lone one, a tie-breaker
+    between rival ones. Sampling continues while value clears `min_gain` and value / expected
+    cost clears `min_gain_per_usd` (both 0 by default: only a settled answer, N or the caps
+    stop it). One runs at a time by default, so a stop cancels nothing. The defaults were
+    picked on the synthetic tables of seed 1 (benchmarks/data/README.md)."""
 
     model_config = ConfigDict(extra="forbid")
     name: Literal["adaptive"] = "adaptive"
     k: int = Field(2, ge=1)
     min_tests: int = Field(1, ge=0)
-    independent_tests: int = Field(0, ge=0)
+    independent_tests: int = Field(
+        2, ge=0, description="consensus: validated tests written outside the agreeing cluster")
     prior_a: float = Field(1.0, gt=0, description="Beta prior of the per-sample success")
     prior_b: float = Field(2.0, gt=0)
-    min_gain: float = Field(0.1, ge=0, description="stop when one more is worth less")
+    min_gain: float = Field(0.0, ge=0, description="stop when one more is worth less")
     min_gain_per_usd: float = Field(0.0, ge=0)
-    parallel: int | None = Field(None, ge=1)
+    parallel: int = Field(
+        1, ge=1, description="running at once; 1: the cheapest (a stop cancels nothing), "
+        "2 halves the wall time at the price of the cancelled one's partial cost")
+    settle_independent: int | None = Field(
+        1, ge=0, description="stop once the selector's answer passes this many validated "
+        "tests written outside its cluster and is backed (below); None: never")
+    settle_verifier: float = Field(
+        0.7, ge=0, le=1, description="backing: the verifier scores the answer at least this")
+    settle_agree: int = Field(
+        2, ge=1, description="backing where the verifier did not score: candidates agreeing")
+    settle_unrivalled: bool = Field(
+        False, description="and no other cluster passes as many validated tests as it does "
+        "(fewer wrong answers, more cost)")
+
+    def settled(self, state: AllocationState) -> str | None:
+        """Why the answer is settled (a stop reason), or None."""
+        reason = consensus_reason(state, self.k, self.min_tests, self.independent_tests)
+        if reason is None and self.settle_independent is not None:
+            reason = settled_reason(state, self.settle_agree, self.settle_independent,
+                                    self.settle_verifier, self.settle_unrivalled)  # fmt: skip
+        return reason
 
     def success_rate(self, state: AllocationState) -> float:
         plausible = [c for c in state.finished if passes_all(c, state.valid_tests)]
@@ -169,8 +257,9 @@ class AdaptivePolicy(BaseModel):
         return (self.prior_a + weight) / (self.prior_a + self.prior_b + n)
 
     def gain(self, state: AllocationState) -> float:
-        if consensus_reason(state, self.k, self.min_tests, self.independent_tests):
-            return 0.0
+        return 0.0 if self.settled(state) else self._open_gain(state)
+
+    def _open_gain(self, state: AllocationState) -> float:
         left = state.max_n - len(state.finished)  # running ones finish unless cancelled
         if left <= 0:
             return 0.0
@@ -185,22 +274,26 @@ class AdaptivePolicy(BaseModel):
         return p * (1.0 - biggest / (self.k + 1))  # one fix, not yet confirmed
 
     def gain_per_usd(self, state: AllocationState) -> float:
-        each = mean_cost(state)
-        return self.gain(state) / each if each > 0 else float("inf")
+        return _per_usd(self.gain(state), state)
 
     def decide(self, state: AllocationState) -> Decision:
-        reason = consensus_reason(state, self.k, self.min_tests, self.independent_tests)
+        reason = self.settled(state)
         if reason:
             return Stop(reason=reason)
         if state.finished:
-            value = self.gain(state)
-            rate = self.gain_per_usd(state)
+            value = self._open_gain(state)
+            rate = _per_usd(value, state)
             if value < self.min_gain or rate < self.min_gain_per_usd:
                 p = self.success_rate(state)
                 return Stop(reason=(
                     f"stopped: one more trajectory is worth {value:.2f} (estimated success "
                     f"rate {p:.2f} after {len(state.finished)}); {saved(state)}"))
-        return _keep_running(state, self.parallel or self.k, "adaptive: worth more")
+        return _keep_running(state, self.parallel, "adaptive: worth more")
+
+
+def _per_usd(value: float, state: AllocationState) -> float:
+    each = mean_cost(state)
+    return value / each if each > 0 else float("inf")
 
 
 def make_policy(name: str, options: Mapping[str, object] | None = None) -> AllocationPolicy:

@@ -93,11 +93,12 @@ def _known(inst: OutcomeInstance, done: Sequence[OutcomeCandidate]) -> list[str]
     return list(seen)
 
 
-def _seen(c: OutcomeCandidate, tests: list[str]) -> FinishedCandidate:
+def _seen(c: OutcomeCandidate, tests: list[str], verifier: bool = True) -> FinishedCandidate:
+    """As the policy sees it; without `verifier` (SimConfig.use_verifier) no score."""
     return FinishedCandidate(
         id=c.id, cluster=c.cluster, tests={t: c.tests.get(t, False) for t in tests},
         wrote=[t for t in c.wrote if t in tests],
-        verifier=c.verifier, cost_usd=c.cost_usd, tokens=c.tokens,
+        verifier=c.verifier if verifier else None, cost_usd=c.cost_usd, tokens=c.tokens,
     )  # fmt: skip
 
 
@@ -146,7 +147,7 @@ def replay(inst: OutcomeInstance, policy: AllocationPolicy, config: SimConfig,
     caps = BudgetCaps(run_usd=budget_usd)
     for _ in range(4 * len(table) + 4):
         tests = _known(inst, done)
-        finished = [_seen(c, tests) for c in done]
+        finished = [_seen(c, tests, config.use_verifier) for c in done]
         each = sum(c.cost_usd for c in done) / len(done) if done else 0.0
         state = AllocationState(
             task_id=inst.instance_id, max_n=len(table), launched=launched, running=len(running),

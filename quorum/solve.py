@@ -67,7 +67,8 @@ class SolveOptions(BaseModel):
         "regressions, grading); agents never have any. bridge: connected machines only")
     allocation: Literal["fixed", "consensus", "adaptive"] = Field(
         "fixed", description="how many of the N trajectories to spend (quorum.allocation): "
-        "fixed runs all N at once; the others start k (2) at a time and stop early")
+        "fixed runs all N at once; consensus 2 at a time, adaptive one at a time, and both "
+        "stop early")
 
 
 class SolveOutcome(BaseModel):

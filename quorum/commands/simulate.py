@@ -79,21 +79,42 @@ def simulate_command(
         Path | None, typer.Option(help="Fit the Beta to a pass-counts file.")
     ] = None,
     max_n: Annotated[int, typer.Option(help="Most trajectories per instance, any policy.")] = 8,
-    k: Annotated[int, typer.Option(help="Consensus/adaptive: candidates that must agree.")] = 2,
-    parallel: Annotated[
-        int | None, typer.Option(help="Consensus/adaptive: running at once (default k).")
+    k: Annotated[
+        int | None, typer.Option(help="Consensus/adaptive: candidates that must agree (2).")
     ] = None,
-    min_gain: Annotated[float, typer.Option(help="Adaptive: stop below this gain.")] = 0.1,
+    parallel: Annotated[
+        int | None, typer.Option(help="Consensus/adaptive: running at once (consensus: k; "
+                                 "adaptive: 1).")
+    ] = None,
+    min_gain: Annotated[
+        float | None, typer.Option(help="Adaptive: stop below this gain (0: never).")
+    ] = None,
     independent_tests: Annotated[
-        int, typer.Option(help="Consensus/adaptive: validated tests the agreeing cluster "
-                          "passes that it did not write itself.", min=0)
-    ] = 0,
+        int | None, typer.Option(help="Consensus/adaptive: validated tests the agreeing cluster "
+                                 "passes that it did not write itself (consensus 0, adaptive 2).",
+                                 min=0)
+    ] = None,
+    settle_verifier: Annotated[
+        float | None, typer.Option(help="Adaptive: the verifier score that backs the "
+                                   "selector's answer (0.7).", min=0, max=1)
+    ] = None,
+    settle_independent: Annotated[
+        int | None, typer.Option(help="Adaptive: tests written outside its cluster the "
+                                 "selector's answer must pass to settle (1).", min=0)
+    ] = None,
+    settle_unrivalled: Annotated[
+        bool | None, typer.Option("--settle-unrivalled/--settle-rivalled",
+                                  help="Adaptive: also require that no other cluster passes "
+                                  "as many validated tests (default: not required).")
+    ] = None,
     policies: Annotated[str, typer.Option(help=f"Comma list of {', '.join(POLICIES)}.")] = (
         "fixed,consensus,adaptive"),
     partial_share: Annotated[float, typer.Option(help="Cost share of a cancelled one.")] = 0.5,
     budget_usd: Annotated[float | None, typer.Option(help="Per-instance cap.")] = None,
     budget_usd_total: Annotated[float | None, typer.Option(help="Run-wide cap.")] = None,
-    verifier: Annotated[bool, typer.Option(help="Use recorded verifier scores.")] = True,
+    verifier: Annotated[
+        bool, typer.Option(help="Use recorded verifier scores (policies and selector).")
+    ] = True,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the full report (per instance too).")
     ] = None,
@@ -125,8 +146,14 @@ def simulate_command(
     names = [n.strip() for n in policies.split(",") if n.strip()]
     if not names:
         raise UnknownPolicy("no policy named", hint=f"one of {', '.join(POLICIES)}")
+    # only what was given: the rest are the policies' own defaults (as in a live run)
     agree = {"k": k, "parallel": parallel, "independent_tests": independent_tests}
-    options = {"fixed": {}, "consensus": agree, "adaptive": {**agree, "min_gain": min_gain}}
+    settle = {"min_gain": min_gain, "settle_verifier": settle_verifier,
+              "settle_independent": settle_independent,
+              "settle_unrivalled": settle_unrivalled}  # fmt: skip
+    options = {"fixed": {},
+               "consensus": {n: v for n, v in agree.items() if v is not None},
+               "adaptive": {n: v for n, v in {**agree, **settle}.items() if v is not None}}
     chosen = [make_policy(n, options.get(n)) for n in names]
     config = SimConfig(max_n=max_n, partial_share=partial_share, budget_usd=budget_usd,
                        budget_usd_total=budget_usd_total, use_verifier=verifier)  # fmt: skip

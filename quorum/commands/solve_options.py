@@ -97,7 +97,9 @@ Allocation = Annotated[
     str,
     typer.Option(help="How many of the N trajectories to spend: fixed (all N at once), "
                  "consensus (2 at a time; stop once 2 agree on a fix passing every validated "
-                 "test), adaptive (also stop where one more is worth little)."),
+                 "test), adaptive (one at a time; also stop once the selector's answer passes "
+                 "a test written outside its cluster and is backed by the verifier or by 2 "
+                 "agreeing candidates)."),
 ]  # fmt: skip
 # Not SolveOptions fields (so not in SHARED): solve, bench, eval and env each take them.
 Images = Annotated[

@@ -105,7 +105,7 @@ def test_fixed_launches_n_and_never_stops_early() -> None:
 
 def test_no_policy_launches_past_n_or_the_caps() -> None:
     caps = BudgetCaps(run_usd=0.05, trajectory_usd=0.02)
-    for policy in (FixedPolicy(), ConsensusPolicy(k=3, parallel=8), AdaptivePolicy()):
+    for policy in (FixedPolicy(), ConsensusPolicy(k=3, parallel=8), AdaptivePolicy(parallel=4)):
         first = policy.decide(state(caps=caps))
         assert isinstance(first, Launch) and first.k == 2, policy.name  # 0.05 // 0.02
         spent = state(cand("a", "c1", []), cand("b", "c2", []), caps=caps)
