@@ -40,6 +40,7 @@ from envs.official_images import (
     DEFAULT_NAMESPACE,
     ImageSource,
     OfficialImageUnavailable,
+    check_namespace,
     history_free_repo,
     official_image_ref,
     pull_official,
@@ -92,7 +93,8 @@ class EnvironmentBuilder:
                  setup_timeout_s: float = 1800, images: ImageSource = "build",
                  namespace: str = DEFAULT_NAMESPACE) -> None:
         self.images = images
-        self.namespace = namespace
+        self.namespace = check_namespace(namespace)
+        self._unreachable = ""  # why the official images' registry is out of reach
         self.provider = provider
         self.cache_dir = Path(cache_dir)
         self.mirror_dir = mirror_dir
@@ -150,6 +152,8 @@ class EnvironmentBuilder:
         spec = official_image_spec(instance.repo, instance.version or "", OFFICIAL_ACTIVATE)
         if not spec.supported:
             raise OfficialImageUnavailable(f"no official image to use: {spec.reason}")
+        if self._unreachable:  # asked once already in this run: no second wait per instance
+            raise OfficialImageUnavailable(self._unreachable, unreachable=True)
         ref = official_image_ref(instance.instance_id, self.namespace)
         client = self._docker.client
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +170,8 @@ class EnvironmentBuilder:
                                   setup_timeout_s=self.setup_timeout_s), progress=say)
             except OfficialImageUnavailable as exc:
                 say(str(exc))
+                if exc.unreachable:
+                    self._unreachable = f"the registry of {self.namespace} did not answer: {exc}"
                 raise
             except QuorumError as exc:
                 say(f"FAILED: {exc}")
@@ -258,7 +264,8 @@ class EnvironmentBuilder:
                                 f"({spec.substituted}) needs the gold patch and FAIL_TO_PASS "
                                 "tests to be validated, and this instance has none", log=log)
         # Keyed on the whole spec (grading's fields too) and the grading recipe's version.
-        key = hashlib.sha256(f"{VALIDATION}:{spec.model_dump_json()}".encode()).hexdigest()[:16]
+        recipe = spec.model_dump_json(exclude={"activate"})  # built images: always the venv
+        key = hashlib.sha256(f"{VALIDATION}:{recipe}".encode()).hexdigest()[:16]
         record = self.cache_dir / "validation" / f"{instance.instance_id}-{key}.json"
         with self._lock_for(f"validate-{instance.instance_id}-{key}"):
             verdicts = _read_verdicts(record)

@@ -2,10 +2,10 @@
 way swebench 4.1.0's harness does:
 
 candidate patch (`git apply -v`, then `git apply -v --reject`, then `patch --fuzz=5`) ->
-the spec's eval commands -> reinstall (`install`) -> test files reset to the base commit ->
-test patch -> `{test_cmd} {test files}` -> the repo's log parser -> resolved iff every
-FAIL_TO_PASS and every PASS_TO_PASS test passed (PASSED or XFAIL; a test missing from the
-log counts as failed, a skipped one as neither)."""
+reinstall (`install`; the spec's eval commands run in its shell and in the tests') -> test
+files reset to the base commit -> test patch -> `{test_cmd} {test files}` -> the repo's log
+parser -> resolved iff every FAIL_TO_PASS and every PASS_TO_PASS test passed (PASSED or
+XFAIL; a test missing from the log counts as failed, a skipped one as neither)."""
 
 from __future__ import annotations
 
@@ -132,9 +132,10 @@ def grade(sandbox: Sandbox, instance: Instance, spec: EnvSpec, patch: str, *,
         path = _put(sandbox, patch, "candidate")
         if not any(run(f"{cmd} {path}").ok for cmd in APPLY_COMMANDS):
             return done("patch_failed", "the patch does not apply (git apply and patch -F5)")
-    prelude = f"{spec.activate} && "
-    for cmd in spec.eval_commands:
-        run(prelude + cmd)
+    # The harness runs one script: the eval commands' exports (Django's locale) must hold
+    # in the shell that installs and tests. Like its script, a failing one does not stop it.
+    evals = f"{{ {'; '.join(spec.eval_commands)}; true; }} && " if spec.eval_commands else ""
+    prelude = f"{spec.activate} && {evals}"
     if spec.install:
         install = run(prelude + spec.install, timeout=timeout_s)
         if not install.ok:  # the harness goes on; the tests then tell

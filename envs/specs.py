@@ -139,6 +139,9 @@ def official_image_spec(repo: str, version: str, activate: str) -> EnvSpec:
     spec = swebench_spec(repo, version)
     if spec.parser != repo or spec.test_cmd == LOCAL_TEST_CMD:  # no spec, or no test command
         return spec
+    if not spec.python:  # other languages' images have no conda environment to activate
+        return spec.model_copy(update={"supported": False, "reason": "not a Python spec: "
+                                       "its official image has another layout"})
     return spec.model_copy(update={"supported": True, "reason": "", "substitutable": [],
                                    "activate": activate})
 

@@ -1,12 +1,14 @@
 """A policy at work in a live run: the `Allocator` the rollouts consult (agent/allocation.py).
 As trajectories finish it runs the pass matrix incrementally (each new candidate against
 every test so far, the earlier candidates against each new test, the unpatched code
-against all: a test that passes there is not validated), reads the spend from the ledger,
-and asks the policy. Every decision is recorded for allocation.json and the report."""
+against all: a test that passes there is not validated), scores each new patch with the
+verifier where it has one (a policy that reads scores needs them before selection; a
+`MemoVerifier` lets selection reuse them), reads the spend from the ledger, and asks the
+policy. Every decision is recorded for allocation.json and the report."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,21 @@ from quorum.allocation import finished_from
 from quorum.report.allocation import build_allocation, rounds_of
 from sandbox.protocol import SandboxFactory
 from selection.matrix import ORIGINAL, Cell, PassMatrix, build_matrix
+from selection.verifier import Verifier, VerifierItem
 
 
 class PolicyAllocator:
     def __init__(self, policy: AllocationPolicy, task_id: str, ledger: Ledger,
                  test_sandbox: SandboxFactory, *, test_timeout_s: float = 120,
-                 writers: Sequence[ReproTest] = ()) -> None:  # fmt: skip
+                 writers: Sequence[ReproTest] = (), verifier: Verifier | None = None,
+                 issue: str = "",
+                 trajectory: Callable[[Candidate], str] | None = None) -> None:  # fmt: skip
+        """`verifier`: scores each finished candidate's patch against `issue`, with the
+        condensed trajectory `trajectory(candidate)` gives."""
+        self.verifier = verifier
+        self.issue = issue
+        self.trajectory = trajectory or (lambda _c: "")
+        self.scores: dict[str, float] = {}
         self.policy = policy
         self.task_id = task_id
         self.ledger = ledger
@@ -58,8 +69,10 @@ class PolicyAllocator:
     async def decide(self, finished: Sequence[Candidate], *, launched: int, running: int,
                      max_n: int) -> Decision:  # fmt: skip
         matrix = await self._update(finished)
-        spend = self.ledger.report()
-        seen = [finished_from(c, matrix, c.scores.get("verifier")) for c in finished]
+        await self._score(finished)
+        spend = self.ledger.report()  # after the scoring: it is spend too
+        seen = [finished_from(c, matrix, self.scores.get(c.id, c.scores.get("verifier")))
+                for c in finished]
         valid = [t for t in matrix.test_ids if ORIGINAL in matrix.cells
                  and not matrix.passed(ORIGINAL, t)]  # fmt: skip
         state = AllocationState(
@@ -72,6 +85,15 @@ class PolicyAllocator:
                                "running": running, "spent_usd": spend.total.usd,
                                "decision": decision.model_dump()})  # fmt: skip
         return decision
+
+    async def _score(self, finished: Sequence[Candidate]) -> None:
+        if self.verifier is None:
+            return
+        items = [VerifierItem(candidate_id=c.id, issue=self.issue, patch=c.patch,
+                              trajectory=self.trajectory(c))
+                 for c in finished if c.patch.strip() and c.id not in self.scores]  # fmt: skip
+        if items:
+            self.scores.update(await self.verifier.score(items))
 
     def record(self) -> dict[str, Any]:
         """allocation.json: the policy, why sampling stopped, every decision."""

@@ -38,7 +38,7 @@ from selection.matrix import build_matrix
 from selection.pipeline import RunOptions, select_run
 from selection.pooled import rank_by_pooled
 from selection.result import Selection
-from selection.verifier import EndpointVerifier, condense_trajectory
+from selection.verifier import EndpointVerifier, MemoVerifier, condense_trajectory
 
 
 class SolveOptions(BaseModel):
@@ -129,9 +129,14 @@ async def solve(
                 )  # fmt: skip
                 return rank_by_pooled(_solvers(cands), matrix)
 
+            # One verifier for the run: what adaptive allocation scored, selection reuses.
+            verifier = MemoVerifier(EndpointVerifier(judge)) if judge else None
             allocator = (
                 PolicyAllocator(make_policy(options.allocation), task.id, ledger, test_sandbox,
-                                test_timeout_s=options.test_timeout_s)
+                                test_timeout_s=options.test_timeout_s,
+                                verifier=verifier if options.allocation == "adaptive" else None,
+                                issue=task.problem_statement,
+                                trajectory=lambda c: _condensed(run_dir, [c]).get(c.id, ""))
                 if options.allocation != "fixed"
                 else None
             )  # fmt: skip
@@ -156,7 +161,7 @@ async def solve(
                            regression_tests=options.regression_tests,
                            behaviour=options.probe_behaviour or options.tournament,
                            tournament=options.tournament),
-                verifier=EndpointVerifier(judge) if judge else None,
+                verifier=verifier,
                 trajectories=_condensed(run_dir, _solvers(candidates)) if judge else None,
                 agent=_agent(task, clients[0], start_sandbox, options)
                 if options.selection_agent and clients

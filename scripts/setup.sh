@@ -72,6 +72,11 @@ if ((${#missing[@]})); then
         say "installing ${missing[*]} with apt-get"
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # Debian's docker-registry starts a registry on :5000, every interface, where systemd
+        # runs: the tests start their own on loopback; nothing else should listen.
+        if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+            systemctl disable --now docker-registry >/dev/null 2>&1 || true
+        fi
     elif [[ " ${missing[*]} " == *" docker.io "* ]]; then
         die "Docker is not installed and this is not a root Debian/Ubuntu shell. Install Docker" \
             "(https://docs.docker.com/engine/install/) and debootstrap, then rerun make setup."

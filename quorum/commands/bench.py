@@ -125,7 +125,7 @@ def bench_command(
         names = models or default_models(os.environ)
         options = BenchOptions(
             out=out, model_name="quorum+" + "+".join(names), workers=workers, grade=grade,
-            mirror_dir=repo_mirror, images=so.image_source(images),
+            mirror_dir=repo_mirror, images=so.image_source(images, image_namespace),
             image_namespace=image_namespace, executor=executor.value, ray_address=ray_address,
             budget_usd_total=budget_usd_total,
             solve=so.build_solve_options(**shared, ca_bundle=bundle),

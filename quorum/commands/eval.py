@@ -71,7 +71,7 @@ def eval_command(
     console = logs.setup(log_json)  # JSON lines with --log-json, progress included
     try:
         check_choices({**DEFAULTS, "test_network": test_network})
-        source = image_source(images)
+        source = image_source(images, image_namespace)
         if sum([predictions is not None, gold, empty]) != 1:
             raise QuorumError("give exactly one of PREDICTIONS, --gold or --empty")
         data = read_instances(dataset, skip_invalid=skip_invalid)

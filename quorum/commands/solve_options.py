@@ -19,7 +19,7 @@ import typer
 
 from agent.loop import AgentLimits
 from agent.rollout import RolloutConfig
-from envs.official_images import DEFAULT_NAMESPACE, IMAGE_SOURCES, ImageSource
+from envs.official_images import DEFAULT_NAMESPACE, IMAGE_SOURCES, ImageSource, check_namespace
 from quorum.solve import SolveOptions
 from sandbox.errors import QuorumError
 from selection.hybrid import METHODS, SelectConfig
@@ -120,10 +120,12 @@ ImageNamespace = Annotated[
 IMAGES_DEFAULT, NAMESPACE_DEFAULT = "build", DEFAULT_NAMESPACE
 
 
-def image_source(value: str) -> ImageSource:
-    """`--images`' value, or a QuorumError naming the choices."""
+def image_source(value: str, namespace: str = DEFAULT_NAMESPACE) -> ImageSource:
+    """`--images`' value, or a QuorumError naming the choices (or what is wrong with
+    `--image-namespace`)."""
     if value not in IMAGE_SOURCES:
         raise QuorumError(f"--images must be official, build or auto, not {value!r}")
+    check_namespace(namespace)
     return value  # type: ignore[return-value]
 
 

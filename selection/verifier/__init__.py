@@ -6,6 +6,7 @@ Backends: `EndpointVerifier` (any OpenAI-compatible endpoint with logprobs) and
 the `gpu` extra)."""
 
 from selection.verifier.endpoint import EndpointVerifier
+from selection.verifier.memo import MemoVerifier
 from selection.verifier.prompt import (
     VerifierItem,
     condense_trajectory,
@@ -15,6 +16,7 @@ from selection.verifier.protocol import Verifier
 
 __all__ = [
     "EndpointVerifier",
+    "MemoVerifier",
     "Verifier",
     "VerifierItem",
     "condense_trajectory",

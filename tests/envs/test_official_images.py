@@ -141,6 +141,9 @@ def test_official_image_is_pulled_made_history_free_and_graded(
                                  namespace=namespace)  # fmt: skip
     prepared = builder.prepare(inst, tmp_path / "build.log")
     assert prepared.source == "official"
+    auto = EnvironmentBuilder(provider, cache_dir=tmp_path / "cache", images="auto",
+                              namespace=namespace).prepare(inst, tmp_path / "auto.log")
+    assert auto == prepared  # auto takes the published image where there is one
     with provider.start(DockerSandboxConfig(image=prepared.image)) as box:
         assert box.workspace == WORKDIR
         assert_no_future(box, history)
@@ -214,8 +217,27 @@ def test_an_official_image_needs_no_substitution() -> None:
     assert not missing.supported and "no spec" in missing.reason
 
 
-def test_a_bad_images_value_is_refused(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["eval", "--gold", "--dataset", str(tmp_path / "x.jsonl"),
-                                      "--images", "registry"])
-    assert result.exit_code == 1
-    assert "--images must be official, build or auto, not 'registry'" in result.output
+def test_a_bad_images_value_or_namespace_is_refused(tmp_path: Path) -> None:
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(app, ["eval", "--gold", "--dataset",
+                                          str(tmp_path / "x.jsonl"), *args])  # fmt: skip
+        assert result.exit_code == 1
+        return result.output
+
+    assert "--images must be official, build or auto, not 'registry'" in run(
+        "--images", "registry")
+    assert "--image-namespace 'MyOrg/swebench' is not a registry path" in run(
+        "--images", "official", "--image-namespace", "MyOrg/swebench")
+
+
+def test_pull_failures_are_told_apart() -> None:
+    from envs.official_images import _pull_failure
+
+    # what Docker's daemon answers (registry v2, Docker Hub)
+    assert _pull_failure(404, "manifest for x:latest not found: manifest unknown") == "missing"
+    assert _pull_failure(500, "pull access denied for swebench/x, repository does not exist "
+                         "or may require 'docker login'") == "missing"
+    assert _pull_failure(500, 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup '
+                         "registry-1.docker.io: no such host") == "unreachable"
+    assert _pull_failure(429, "toomanyrequests: You have reached your pull rate limit") is None
+    assert _pull_failure(500, "write /var/lib/docker/tmp/x: no space left on device") is None
