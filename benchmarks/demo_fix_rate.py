@@ -9,12 +9,17 @@ pass_at_1: share of all candidates that pass the hidden tests.
 coverage_at_N: share of runs in which some candidate passes them (N = candidates per run).
 selected_passes: share of runs whose selected patch passes them; an abstention is a miss.
 abstained / selected_fails: share of runs that abstained / chose a failing patch.
+median_wall_s: the solve's median wall time (the issue's target: at most 300 s).
+median_prompt_s / median_generation_s / median_prompt_tokens_evaluated: the embedded
+    server's own timings per run (agent.llm.embedded_perf), where the runs recorded them;
+    median_model_idle_s is the rest of the wall time (sandboxes, tests, Quorum itself).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +40,25 @@ def summarize(lines: list[dict]) -> dict[str, float]:
         "selected_fails": round(sum(run["selected_passes"] is False for run in lines) / runs, 3),
         "mean_wall_s": round(sum(run["wall_s"] for run in lines) / runs, 1),
         "mean_tokens": round(sum(run["tokens"] for run in lines) / runs),
+        "median_wall_s": round(statistics.median(run["wall_s"] for run in lines), 1),
+        **_model_time([run for run in lines if run.get("model_time")]),
+    }
+
+
+def _model_time(runs: list[dict]) -> dict[str, float]:
+    if not runs:
+        return {}
+    def median(get) -> float:
+        return round(statistics.median(get(run) for run in runs), 1)
+
+    return {
+        "runs_with_model_time": len(runs),
+        "median_prompt_s": median(lambda r: r["model_time"]["prompt_s"]),
+        "median_generation_s": median(lambda r: r["model_time"]["generation_s"]),
+        "median_prompt_tokens_evaluated": median(
+            lambda r: r["model_time"]["prompt_tokens_evaluated"]),
+        "median_model_idle_s": median(lambda r: r["wall_s"] - r["model_time"]["prompt_s"]
+                                      - r["model_time"]["generation_s"]),
     }
 
 

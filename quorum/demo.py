@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.llm.embedded_perf import ModelTime, read_model_time
 from envs.candidate import Candidate
 from envs.task import Task
 from quorum.report import build_view
@@ -20,6 +21,7 @@ from quorum.solve import SolveOutcome
 from sandbox.errors import PatchApplyError
 
 HIDDEN_TIMEOUT_S = 300
+SERVER_LOG = "embedded-server.log"  # in the demo's folder, beside run/
 
 
 class DemoGrade(BaseModel):
@@ -34,6 +36,7 @@ class DemoGrade(BaseModel):
     cost_usd: float
     tokens: int
     wall_s: float
+    model_time: ModelTime | None = None  # the embedded server's split (absent: another model)
 
 
 def passes_hidden(task: Task, patch: str, start_sandbox: SandboxFactory) -> bool:
@@ -53,7 +56,8 @@ def passes_hidden(task: Task, patch: str, start_sandbox: SandboxFactory) -> bool
         return box.exec(command, timeout=HIDDEN_TIMEOUT_S).ok
 
 
-def grade_demo(task: Task, outcome: SolveOutcome, start_sandbox: SandboxFactory) -> DemoGrade:
+def grade_demo(task: Task, outcome: SolveOutcome, start_sandbox: SandboxFactory, *,
+               server_log: Path | None = None) -> DemoGrade:
     solvers: Sequence[Candidate] = [c for c in outcome.candidates if c.solver != "test_writer"]
     verdicts = {c.id: passes_hidden(task, c.patch, start_sandbox) for c in solvers}
     chosen = outcome.selection.chosen
@@ -67,6 +71,7 @@ def grade_demo(task: Task, outcome: SolveOutcome, start_sandbox: SandboxFactory)
         cost_usd=outcome.cost.total.usd,
         tokens=outcome.cost.total.total_tokens,
         wall_s=outcome.wall_s,
+        model_time=read_model_time(server_log) if server_log else None,
     )
 
 
@@ -74,7 +79,8 @@ def final_screen(grade: DemoGrade, run_dir: Path) -> str:
     """The demo's last screen (quorum.report.screen), from the run directory's own files
     and the hidden-test grade."""
     view = build_view(run_dir)
-    return render_demo_screen(view, grade.candidates, run_dir / HTML, wall_s=grade.wall_s)
+    return render_demo_screen(view, grade.candidates, run_dir / HTML, wall_s=grade.wall_s,
+                              model_time=grade.model_time)
 
 
 def record(grade: DemoGrade, history: Path) -> None:

@@ -76,15 +76,19 @@ def endpoints_for(
     cache_dir: Path,
     progress: Callable[[str], None] | None = None,
     logprobs: bool = False,
+    server_log: Path | None = None,
 ) -> Iterator[list[Endpoint]]:
     """`logprobs`: the endpoints serve a verifier (the embedded model is then started with
-    logprobs on and its prompt cache off; a solver's is the other way round)."""
+    logprobs on and its prompt cache off; a solver's is the other way round). `server_log`:
+    where the embedded server's log is kept (agent.llm.embedded_perf reads its timings);
+    by default a temporary file, removed."""
     configured = load_models_file(models_file)
     with ExitStack() as stack:
         endpoints = []
         for name in names:
             if name == EMBEDDED:
-                endpoints.append(stack.enter_context(_embedded(cache_dir, progress, logprobs)))
+                endpoints.append(stack.enter_context(
+                    _embedded(cache_dir, progress, logprobs, server_log)))
             else:
                 config = configured.get(name) or ModelConfig(name=name)
                 endpoints.append(config.resolve(environ))
@@ -93,7 +97,8 @@ def endpoints_for(
 
 @contextmanager
 def _embedded(
-    cache_dir: Path, progress: Callable[[str], None] | None, logprobs: bool
+    cache_dir: Path, progress: Callable[[str], None] | None, logprobs: bool,
+    log_path: Path | None = None,
 ) -> Iterator[Endpoint]:
     from agent.llm.embedded import EmbeddedServer, llama_cpp_installed
     from agent.llm.embedded_fetch import QWEN25_CODER_1_5B, ensure_model
@@ -111,7 +116,10 @@ def _embedded(
     # 8192 tokens for this vocabulary, 10 GB at 16384. The agent condenses history to fit.
     # The GGUF is memory-mapped, so a second server (solver and verifier) shares its pages.
     n_ctx = 8192
-    server = EmbeddedServer(path, n_ctx=n_ctx, logits_all=logprobs, prompt_cache=not logprobs)
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedServer(path, n_ctx=n_ctx, logits_all=logprobs, prompt_cache=not logprobs,
+                            log_path=log_path)
     with server:
         config = embedded_config(server.base_url, server.model_name, n_ctx, logprobs=logprobs)
         yield config.resolve({})

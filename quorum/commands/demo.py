@@ -15,7 +15,7 @@ from agent.loop import AgentLimits
 from agent.rollout import RolloutConfig
 from envs.examples import DEMO, materialize_example
 from quorum.commands.solve_options import SOLVERS
-from quorum.demo import final_screen, grade_demo, record
+from quorum.demo import SERVER_LOG, final_screen, grade_demo, record
 from quorum.errors import fail
 from quorum.live import SolveView
 from quorum.models import default_models, endpoints_for
@@ -74,6 +74,7 @@ def demo_command(
                 models_file=models_file,
                 cache_dir=cache_dir(os.environ),
                 progress=view.log,
+                server_log=run_dir / SERVER_LOG,  # where the model's time went
             ) as endpoints,
             view,
         ):
@@ -82,7 +83,7 @@ def demo_command(
             )
         console.print("grading every candidate on the hidden tests")
         with sandbox_factory(task, options.sandbox, run_id=f"{run_dir.name}-grade") as start:
-            grade = grade_demo(task, outcome, start)
+            grade = grade_demo(task, outcome, start, server_log=run_dir / SERVER_LOG)
     except QuorumError as exc:
         raise fail(exc, console) from exc
     record(grade, history)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.llm.embedded_perf import ModelTime
 from quorum.report.render import render_text
 from quorum.report.view import CandidateView, DiffLine, RunView
 
@@ -44,14 +45,16 @@ class ScreenView:
     hidden_line: str = ""
     report: str = ""
     wall_s: float | None = None
+    model_time: ModelTime | None = None
 
 
 def render_demo_screen(view: RunView, hidden: Mapping[str, bool], report: Path, *,
-                       wall_s: float | None = None, width: int = WIDTH,
-                       height: int = HEIGHT) -> str:
+                       wall_s: float | None = None, model_time: ModelTime | None = None,
+                       width: int = WIDTH, height: int = HEIGHT) -> str:
     """The screen as text; `hidden` is each candidate's verdict on the hidden tests,
-    `wall_s` the solve's time."""
+    `wall_s` the solve's time, `model_time` the embedded server's share of it."""
     screen = _screen(view, hidden, report, wall_s)
+    screen.model_time = model_time
     without_diff = render_text(TEMPLATE, screen=screen).splitlines()
     # the diff gets the lines the rest leaves (one of them the note, when it is cut short)
     room = height - len(without_diff)

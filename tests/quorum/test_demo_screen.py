@@ -112,3 +112,15 @@ def test_an_abstention_is_said_plainly(run: Path) -> None:
     lines = _lines(final_screen(_grade(run), run))
     assert lines[1] == "Quorum abstained: the evidence did not single out a patch."
     assert not any("'s patch (" in line for line in lines)
+
+
+def test_the_models_time_is_split_where_it_was_measured(run: Path) -> None:
+    from agent.llm.embedded_perf import ModelTime
+
+    grade = _grade(run).model_copy(update={"model_time": ModelTime(
+        requests=27, prompt_tokens_evaluated=9_000, prompt_s=400.0, generated_tokens=1_400,
+        generation_s=200.0)})  # fmt: skip
+    lines = _lines(final_screen(grade, run))
+    assert ("Model busy 10 min 00 s: 6 min 40 s on 9,000 prompt tokens (the rest reused), "
+            "3 min 20 s writing.") in lines
+    assert lines[-1].startswith("Report: ")

@@ -80,3 +80,36 @@ async def test_through_the_client_like_any_endpoint(server: EmbeddedServer) -> N
     spent = ledger.report()
     assert spent.total.total_tokens == done.usage.total_tokens + reply.usage.total_tokens
     assert set(spent.by_caller) == {"verifier", "agent"}
+
+
+def test_its_log_says_where_the_time_went_and_what_prefix_was_reused(
+        server: EmbeddedServer, sdk: OpenAI) -> None:
+    import time
+
+    from agent.llm.embedded_perf import ModelTime, read_model_time
+
+    def totals(after: int) -> ModelTime:
+        deadline = time.monotonic() + 10  # llama.cpp prints its timings as it finishes
+        while True:
+            found = read_model_time(server.log_path) or ModelTime()
+            if found.requests >= after or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
+    before = totals(0)
+    prompt = [*QUESTION, {"role": "assistant", "content": "YES"},
+              {"role": "user", "content": "Sure? " * 40}]
+    usage = []
+    for _ in range(2):  # the same prompt twice: the second finds it all in the context
+        reply = sdk.chat.completions.create(model=server.model_name, messages=prompt,
+                                            max_tokens=2, temperature=0.0)
+        usage.append(reply.usage)
+    after = totals(before.requests + 2)
+    assert after.requests == before.requests + 2
+    evaluated = after.prompt_tokens_evaluated - before.prompt_tokens_evaluated
+    sent = sum(u.prompt_tokens for u in usage)
+    # the usage counts every prompt token both times; the server read the second one from
+    # its context (all but the last token or so), which only its log shows
+    assert usage[0].prompt_tokens == usage[1].prompt_tokens > 100
+    assert usage[0].prompt_tokens <= evaluated < sent - usage[0].prompt_tokens // 2
+    assert after.prompt_s > before.prompt_s and after.generation_s > before.generation_s
