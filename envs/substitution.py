@@ -28,6 +28,9 @@ _CLASSIFIER = re.compile(r"Programming Language\s*::\s*Python\s*::\s*(3\.\d+)\b"
 _REQUIRES = re.compile(
     r"""(?:python_requires|requires-python)\s*[=:]\s*(?:["']([^"'\n]+)["']|([^\s#'"][^#\n]*))"""
 )
+# `python_requires='>=' + __minimum_python_version__` (astropy 1.3-3.x): the literal goes on
+# with a module-level string constant of the same file
+_CONCAT = re.compile(r"\s*\+\s*([A-Za-z_]\w*)")
 # conda package names whose PyPI name differs; entries mapped to None have no pip package
 CONDA_TO_PYPI: dict[str, str | None] = {
     "python": None, "pip": None, "matplotlib-base": "matplotlib", "pytorch": "torch",
@@ -59,8 +62,22 @@ def declared_pythons(files: Mapping[str, str | None]) -> Declared:
         match = _REQUIRES.search(text)
         if match and not requires:
             requires = (match.group(1) or match.group(2) or "").strip().rstrip(",")
+            if match.group(1) is not None:
+                requires = _with_constant(requires, text, match.end())
     ordered = sorted(classifiers, key=Version)
     return Declared(classifiers=ordered, requires=requires, source=", ".join(seen))
+
+
+def _with_constant(literal: str, text: str, end: int) -> str:
+    """The literal, completed by a `+ NAME` after it where NAME is a string constant the file
+    assigns at module level; an expression it cannot read stays as written, so it parses as
+    no specifier and the reason shows it."""
+    concat = _CONCAT.match(text, end)
+    if not concat:
+        return literal
+    name = concat.group(1)
+    value = re.search(rf"""^{re.escape(name)}\s*=\s*["']([^"'\n]+)["']""", text, re.MULTILINE)
+    return literal + value.group(1).strip() if value else f"'{literal}' + {name}"
 
 
 def choose_python(wanted: str, declared: Declared, available: Iterable[str]) -> str | None:

@@ -39,6 +39,21 @@ def test_classifiers_and_python_requires_are_read_from_each_file() -> None:
     assert declared_pythons({}) == Declared()
 
 
+def test_python_requires_built_from_a_module_constant_is_read() -> None:
+    # astropy 1.3's setup.py (the Lite instances 6938 and 7746 ask for Python 3.6)
+    setup_py = ("import sys\n__minimum_python_version__ = '3.5'\n"
+                "setup(name='astropy',\n"
+                "      classifiers=['Programming Language :: Python :: 3'],\n"
+                "      python_requires='>=' + __minimum_python_version__,\n)\n")  # fmt: skip
+    declared = declared_pythons({"setup.py": setup_py})
+    assert declared.requires == ">=3.5"
+    assert choose_python("3.6", declared, AVAILABLE) == "3.9"
+    # a name the file does not assign stays as written: no specifier, no substitute
+    unknown = "setup(python_requires='>=' + MINIMUM)\n"
+    assert declared_pythons({"setup.py": unknown}).requires == "'>=' + MINIMUM"
+    assert choose_python("3.6", declared_pythons({"setup.py": unknown}), AVAILABLE) is None
+
+
 def test_the_nearest_declared_interpreter_is_chosen() -> None:
     django = declared_pythons({"setup.cfg": DJANGO_30_SETUP_CFG})
     assert choose_python("3.6", django, AVAILABLE) == "3.9"  # 3.11 is not declared
