@@ -112,7 +112,8 @@ def grade_instance(builder: EnvironmentBuilder, inst: Instance, patch: str,
     try:
         prepared = builder.prepare(inst, log_dir / "build.log")
     except (EnvBuildError, QuorumError) as exc:
-        return GradeResult(instance_id=inst.instance_id, status="env_error", detail=str(exc))
+        return GradeResult(instance_id=inst.instance_id, status="env_error", detail=str(exc),
+                           substituted=_attempted_substitution(builder, inst))
     spec = prepared.spec
     try:
         config = DockerSandboxConfig(image=prepared.image, network=options.network)
@@ -123,6 +124,17 @@ def grade_instance(builder: EnvironmentBuilder, inst: Instance, patch: str,
         result = GradeResult(instance_id=inst.instance_id, status="error", detail=str(exc))
     return result.model_copy(update={"substituted": spec.substituted,
                                      "image_source": prepared.source})
+
+
+def _attempted_substitution(builder: EnvironmentBuilder, inst: Instance) -> str:
+    """What a build that failed would have substituted, so the report says a substituted
+    environment failed and not only that one did (official images substitute nothing)."""
+    if builder.images == "official":
+        return ""
+    try:
+        return builder.spec_for(inst).substituted
+    except QuorumError:
+        return ""
 
 
 def official_report(instances: list[Instance], preds: dict[str, dict],
@@ -150,7 +162,11 @@ def official_report(instances: list[Instance], preds: dict[str, dict],
         "error_ids": errors,
         "error_statuses": {i: results[i].status for i in errors},
         # Graded in an environment Quorum substituted (validated: gold resolves, empty not)
-        "substituted_ids": sorted(i for i, r in results.items() if r.substituted),
+        "substituted_ids": sorted(i for i, r in results.items()
+                                  if r.substituted and r.status not in ERROR_STATUSES),
+        # Whose substituted environment failed to build or to validate (env_error)
+        "substitution_failed_ids": sorted(i for i, r in results.items()
+                                          if r.substituted and r.status in ERROR_STATUSES),
         # Graded in the harness's published image (`--images official|auto`)
         "official_image_ids": sorted(i for i, r in results.items()
                                      if r.image_source == "official"),

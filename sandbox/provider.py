@@ -29,6 +29,8 @@ SNAPSHOT_REPO = "quorum/snapshot"
 # Bump when how snapshots are made changes their content. 3: the repository holds the base
 # commit and its ancestors only (sandbox/base_repo.py); older snapshots carry its future.
 SNAPSHOT_RECIPE_VERSION = 3
+_CONTAINER_ONLY = (labels.RUN_ID, labels.OWNER_PID, labels.OWNER_HOST, labels.OWNER_STARTED,
+                   labels.CREATED_AT, labels.TTL_S)
 _CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO")
 
 
@@ -128,6 +130,10 @@ class DockerProvider:
                             labels.KIND: spec.kind,
                             labels.BASE_COMMIT: commit,
                             labels.WORKSPACE: spec.workspace,  # not the base's
+                            # The build container's own marks would be inherited by any
+                            # container started from the image, by hand too, and the sweep
+                            # would take it for a dead run's sandbox: blanked here.
+                            **dict.fromkeys(_CONTAINER_ONLY, ""),
                         },
                         "WorkingDir": spec.workspace,
                         # Merged with the base image's: only these variables change.
