@@ -8,6 +8,11 @@ embedded_gen_tok_s: streamed tokens after the first over the time between first 
 embedded_cached_prefix_share: 4 verifier-shaped requests share a long prefix (system prompt
     + issue first, then a different candidate patch each); the share of their prompt tokens
     the server did not evaluate again, read from its `prefix-match hit` log lines.
+
+With --batch-threads B it then compares prompt evaluation with B threads (generation keeps
+today's count) against today's setting, in alternating rounds of one server each
+(--rounds), from the servers' own timings (agent.llm.embedded_perf):
+prompt_tok_s_default, prompt_tok_s_batch_B and prompt_ratio_batch_vs_default.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +28,7 @@ from pathlib import Path
 from openai import OpenAI
 
 from agent.llm.embedded import EmbeddedServer, default_cache_dir, ensure_model
+from agent.llm.embedded_perf import read_model_time
 
 SYSTEM = ("You are a senior Python reviewer. You read a GitHub issue and a candidate patch "
           "and answer YES if the patch resolves the issue without breaking behaviour, else NO.")
@@ -96,8 +103,14 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--n-ctx", type=int, default=8192)
     parser.add_argument("--threads", type=int, default=None, help="default: all CPUs but one")
+    parser.add_argument("--batch-threads", type=int, default=None,
+                        help="also compare prompt evaluation with this many threads")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (with -b)")
     args = parser.parse_args()
     model = ensure_model(args.cache_dir)
+    if args.batch_threads:
+        compare_batch_threads(model, args.n_ctx, args.threads, args.batch_threads, args.rounds)
+        return
     with EmbeddedServer(model, n_ctx=args.n_ctx, n_threads=args.threads) as server:
         sdk = OpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0, timeout=600)
         # warm-up: page the weights in, so the first figure is not a disk read
@@ -108,6 +121,30 @@ def main() -> None:
         # context for the figures: the model shares the CPUs with whatever else runs
         print(f"embedded_threads={server.n_threads}")
         print(f"load_avg_1m={os.getloadavg()[0]:.2f}")
+
+
+def compare_batch_threads(model: Path, n_ctx: int, threads: int | None, batch: int,
+                          rounds: int) -> None:
+    speeds: dict[str, list[float]] = {"default": [], f"batch_{batch}": []}
+    for _ in range(rounds):
+        for name, extra in (("default", []), (f"batch_{batch}", ["--n_threads_batch", str(batch)])):
+            with (tempfile.TemporaryDirectory() as tmp,
+                  EmbeddedServer(model, n_ctx=n_ctx, n_threads=threads, logits_all=False,
+                                 prompt_cache=False, log_path=Path(tmp) / "server.log",
+                                 extra_args=extra) as server):  # fmt: skip
+                sdk = OpenAI(base_url=server.base_url, api_key="not-needed", max_retries=0,
+                             timeout=900)
+                sdk.chat.completions.create(  # a prompt never seen: all of it is evaluated
+                    model=server.model_name, max_tokens=1, temperature=0.0,
+                    messages=_verifier_messages(_issue(uuid.uuid4().hex[:8]), _patch(0)))
+                spent = read_model_time(server.log_path)
+                assert spent is not None, "the server logged no timings"
+                speeds[name].append(spent.prompt_tokens_evaluated / spent.prompt_s)
+    mean = {name: sum(v) / len(v) for name, v in speeds.items()}
+    for name, value in mean.items():
+        print(f"prompt_tok_s_{name}={value:.1f}")
+    print(f"prompt_ratio_batch_vs_default={mean[f'batch_{batch}'] / mean['default']:.2f}")
+    print(f"load_avg_1m={os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
