@@ -21,7 +21,9 @@ ISSUE = "add(1, 2) returns -1 instead of 3."
 MODELS = ("m0", "m1", "m2", "m3")  # trajectory i talks to MODELS[i]: one script each
 
 
-def _run(tmp_path: Path, allocation: str) -> tuple[object, dict[str, int]]:
+def _run(tmp_path: Path, allocation: str,
+         judge: tuple[Reply, ...] = ()) -> tuple[object, dict[str, int]]:
+    """`judge`: the verifier's scripted replies (model "judge"); none: no verifier."""
     task = task_from_local(make_repo(tmp_path / "repo"), issue=ISSUE)
     with OpenAIStandIn() as server:
         server.script_for("m0", *solver_script("add(1, 2) == 3", "a + b"))
@@ -32,10 +34,15 @@ def _run(tmp_path: Path, allocation: str) -> tuple[object, dict[str, int]]:
         server.script_for("m3", *solver_script("add(0, 2) == 2", "a + b + 0"))
         endpoints = [ModelConfig(name=m, base_url=server.base_url, api_key_env=None,
                                  free=True).resolve({}) for m in MODELS]  # fmt: skip
+        server.script_for("judge", *judge)
+        verifier = ModelConfig(name="judge", base_url=server.base_url, api_key_env=None,
+                               free=True, supports_logprobs=True).resolve({}) if judge else None
         options = SolveOptions(rollout=RolloutConfig(n=4), sandbox="local",
                                allocation=allocation, regression_tests=False)  # fmt: skip
-        outcome = asyncio.run(solve(task, endpoints, options, tmp_path / "run"))
-        asked = {m: sum(r.body.get("model") == m for r in server.requests) for m in MODELS}
+        outcome = asyncio.run(solve(task, endpoints, options, tmp_path / "run",
+                                    verifier=verifier))  # fmt: skip
+        asked = {m: sum(r.body.get("model") == m for r in server.requests)
+                 for m in (*MODELS, "judge")}  # fmt: skip
     return outcome, asked
 
 
