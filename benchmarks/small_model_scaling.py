@@ -53,6 +53,7 @@ from envs.candidate import Candidate
 from envs.microtasks import materialize_tasks
 from envs.repos import read_at_commit
 from envs.sources.swebench import task_from_instance
+from quorum.allocating import read_allocation
 from quorum.demo import passes_hidden
 from quorum.models import endpoints_for
 from quorum.outcomes import from_run_dir, write_table
@@ -107,7 +108,7 @@ def base_files(task, cands: list[Candidate]) -> dict[str, str]:
 
 
 async def run_one(task, endpoints, solver: str, n: int, run_dir: Path, concurrency: int,
-                  formats: list[str] | None = None):  # fmt: skip
+                  formats: list[str] | None = None, allocation: str = "fixed"):  # fmt: skip
     agentless = AgentlessConfig(formats=formats) if formats else AgentlessConfig()
     options = SolveOptions(
         rollout=RolloutConfig(
@@ -115,6 +116,7 @@ async def run_one(task, endpoints, solver: str, n: int, run_dir: Path, concurren
             agentless=agentless,
         ),
         sandbox="local",
+        allocation=allocation,
     )
     return await solve(task, endpoints, options, run_dir)
 
@@ -129,7 +131,7 @@ def solve_and_grade(task, solver: str, run_dir: Path, args) -> tuple[list[Candid
                            progress=print) as endpoints:  # fmt: skip
             outcome = asyncio.run(
                 run_one(task, endpoints, solver, args.max_n, run_dir, args.concurrency,
-                        args.formats.split(",") if args.formats else None)
+                        args.formats.split(",") if args.formats else None, args.allocation)
             )
         if not forget_unreachable(run_dir, dry_run=True):
             break
@@ -163,6 +165,26 @@ def recorded_behaviour(run_dir: Path, task, cands: list[Candidate], files: dict[
     if table.usable:  # a probe that gave nothing (a failed model call, say) is tried again
         path.write_text(table.model_dump_json(indent=1))
     return table
+
+
+def live_figures(run_dir: Path, cands: list[Candidate], passed: dict[str, bool],
+                 chosen: str | None) -> dict[str, float]:  # fmt: skip
+    """What the run itself did, not a sub-sample: its answer (right, wrong or none), the
+    tokens its ledger counted (cost.json: every call, cancelled trajectories' too) and the
+    solver candidates it finished; with a policy, the trajectories it launched."""
+    total = json.loads((run_dir / "cost.json").read_text())["total"]
+    out = {
+        "live_selected": float(bool(chosen and passed.get(chosen))),
+        "live_wrong": float(bool(chosen and not passed.get(chosen))),
+        "live_abstain": float(chosen is None),
+        "live_tokens": float(total["prompt_tokens"] + total["completion_tokens"]),
+        "live_candidates": float(len(cands)),
+    }
+    allocation = read_allocation(run_dir, len(cands))
+    if allocation is not None:
+        out["live_launched"] = float(allocation.launched)
+        out["live_cancelled"] = float(allocation.cancelled)
+    return out
 
 
 def _earlier_grades(out: Path) -> dict[str, dict[str, dict[str, bool]]]:
@@ -301,6 +323,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("runs/small-model-scaling"))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--allocation", default="fixed", choices=["fixed", "consensus", "adaptive"],
+                        help="the live run's allocation policy (quorum solve --allocation); "
+                        "the live_* figures are that run's own answer, tokens and trajectories")
     parser.add_argument("--formats", default="",
                         help="agentless repair chain, e.g. function,search_replace,file "
                         "(default: the pipeline's)")  # fmt: skip
@@ -365,6 +390,7 @@ def main() -> None:
             if args.rescore:
                 chosen = select_from(task.id, cands, matrix, regress, files, behaviour=table)
             figs["selected_full_run"] = float(bool(chosen and passed.get(chosen)))
+            figs.update(live_figures(run_dir, cands, passed, chosen))
             results.setdefault(solver, {})[inst.instance_id] = figs
             recorded.append(Recorded(task.id, cands, matrix, regress, files, passed))
             grades.setdefault(solver, {})[inst.instance_id] = passed
@@ -377,8 +403,10 @@ def main() -> None:
     wall = time.monotonic() - started
     keys, every = summary_keys(ns)
     summary = {}
+    live = ["live_selected", "live_wrong", "live_abstain", "live_candidates", "live_tokens"]
     for solver, per_task in results.items():
-        summary[solver] = summarize(per_task, every)
+        summary[solver] = summarize(per_task, every + live)
+        summary[solver]["live_tokens_total"] = sum(f["live_tokens"] for f in per_task.values())
         for k, v in summary[solver].items():
             print(f"{solver}_{k}={v:.3f}")
     print(f"\n| solver | tasks | {' | '.join(keys)} |")
@@ -386,11 +414,13 @@ def main() -> None:
     for solver, row in summary.items():
         cells = " | ".join(f"{row[k]:.2f}" for k in keys)
         print(f"| {solver} | {len(results[solver])} | {cells} |")
-    print(f"\nwall_s={wall:.0f} tasks={len(instances)} max_n={args.max_n} solvers={solvers}")
+    print(f"\nwall_s={wall:.0f} tasks={len(instances)} max_n={args.max_n} solvers={solvers} "
+          f"allocation={args.allocation}")
     name = "results.rescored.json" if args.rescore else "results.json"
     (args.out / name).write_text(json.dumps(
         {"summary": summary, "per_task": results, "grades": grades, "wall_s": wall,
-         "max_n": args.max_n, "tasks": [i.instance_id for i in instances]}, indent=1))  # fmt: skip
+         "max_n": args.max_n, "allocation": args.allocation,
+         "tasks": [i.instance_id for i in instances]}, indent=1))  # fmt: skip
     print(f"outcomes: {write_outcomes(args.out, grades)}")
     if args.calibration:
         pooled = (pool_examples(args.calibration_pool, args.calibration_labels)

@@ -127,10 +127,11 @@ class EnvironmentBuilder:
 
         return spec_for(instance, read)
 
-    def prepare(self, instance: Instance, log: Path, *,
-                gold: Instance | None = None) -> PreparedImage:
+    def prepare(self, instance: Instance, log: Path, *, gold: Instance | None = None,
+                adjust: Callable[[EnvSpec], EnvSpec] | None = None) -> PreparedImage:
         """The instance's image as `images` says: official (or fail), build, or auto (the
-        official one where the registry has it, else a build; the log says why)."""
+        official one where the registry has it, else a build; the log says why).
+        `adjust` changes the spec of a build (an official image is used as published)."""
         if self.images != "build":
             try:
                 return self._official(instance, log)
@@ -142,6 +143,8 @@ class EnvironmentBuilder:
                 with log.open("a") as out:
                     _writer(out)(f"{exc}; --images auto: building the environment instead")
         spec = self.spec_for(instance)
+        if adjust is not None:
+            spec = adjust(spec)
         return PreparedImage(image=self.instance_image(instance, spec, log, gold=gold),
                              spec=spec, source="build")
 

@@ -13,7 +13,9 @@ and PASS_TO_PASS are blanked from each instance before anything is built or run.
 Each instance's record is written to `OUT/ID.json` as soon as it is known (build log:
 `OUT/ID.build.log`); a rerun reuses records that cover the same candidates and retries
 environment failures. An instance whose environment cannot be built is reported and keeps
-its patch-only signals."""
+its patch-only signals. `--images official|auto` runs them in the harness's published
+instance images instead of built ones (a build gets pytest added; an official image is
+used as published)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.environment import EnvironmentBuilder
 from envs.instances import Instance
+from envs.official_images import DEFAULT_NAMESPACE, ImageSource
 from envs.specs import EnvSpec
 from quorum.sandboxes import close_on_signals_if_main
 from sandbox.config import DockerSandboxConfig
@@ -58,6 +61,8 @@ class RegressionOptions(BaseModel):
         "evidence can then only move the confidence, never the choice)")
     network: bool = Field(False, description="network in the test containers "
                           "(`--test-network bridge`; connected machines only)")
+    images: ImageSource = Field("build", description="instance images: official, build, auto")
+    image_namespace: str = Field(DEFAULT_NAMESPACE, description="where official images are")
 
 
 class RegressionRecord(BaseModel):
@@ -76,6 +81,9 @@ class RegressionRecord(BaseModel):
     test_files: list[str] = Field(default_factory=list)
     max_files: int = Field(20, description="the limit the test files were chosen under")
     image: str = ""
+    image_source: Literal["official", "build", ""] = Field(
+        "", description="where the image came from ('' in records of earlier versions, "
+        "which built theirs)")
     matrix: PassMatrix | None = None
     wall_s: float = 0.0
 
@@ -87,6 +95,9 @@ class RegressionRecord(BaseModel):
             return False
         if self.status != "one_patch" and self.max_files != options.max_files:
             return False
+        if self.status != "one_patch" and options.images != "auto" and \
+                (self.image_source or "build") != options.images:
+            return False  # run in another kind of image than asked for now
         ids = [c.id for c in group.choosable]
         if any(i not in self.patch_keys for i in ids):
             return False
@@ -143,7 +154,9 @@ def collect_regressions(
     provider = provider or DockerProvider.connect(run_id="select-regressions")
     builder = EnvironmentBuilder(provider, cache_dir=options.cache_dir,
                                  mirror_dir=options.mirror_dir, ca_bundle=options.ca_bundle,
-                                 setup_timeout_s=options.setup_timeout_s)  # fmt: skip
+                                 setup_timeout_s=options.setup_timeout_s,
+                                 images=options.images,
+                                 namespace=options.image_namespace)  # fmt: skip
     try:
         with close_on_signals_if_main(provider):
             for i, (tid, group) in enumerate(sorted(groups.items()), 1):
@@ -177,9 +190,12 @@ def _one(
     ids = {c.id: group.patch_keys[c.id] for c in choosable}
     patch_ids = {c.id: c.patch_id for c in choosable}
 
+    source = ""  # the image's source, once there is one
+
     def record(status: Status, **fields) -> RegressionRecord:
         return RegressionRecord(instance_id=tid, status=status, patch_keys=ids,
-                                patch_ids=patch_ids, **fields)  # fmt: skip
+                                patch_ids=patch_ids, image_source=source,
+                                **fields)  # fmt: skip
 
     if instance is None:
         return record("not_in_dataset")
@@ -189,10 +205,11 @@ def _one(
     visible = without_hidden(instance)
     log = options.out / f"{_safe(tid)}.build.log"
     try:
-        spec = builder.spec_for(visible)
-        image = builder.instance_image(visible, with_pytest(spec), log, gold=instance)
+        prepared = builder.prepare(visible, log, gold=instance, adjust=with_pytest)
     except QuorumError as exc:  # EnvBuildError included
         return record("env_error", detail=str(exc).splitlines()[0])
+    spec, image = prepared.spec, prepared.image
+    source = prepared.source
     config = DockerSandboxConfig(image=image, network=options.network)
 
     def start():

@@ -223,8 +223,9 @@ def figures(policy: str, results: Sequence[InstanceResult]) -> PolicyFigures:
 
 def comparisons(figs: Mapping[str, PolicyFigures]) -> dict[str, float]:
     """cost_ratio_X_vs_fixed and accuracy_delta_X_vs_fixed (in points) for each policy X,
-    and token_ratio_X_vs_fixed. Where fixed cost nothing (a free model: the embedded one)
-    the cost ratio is the token ratio, not 0/0."""
+    and token_ratio_X_vs_fixed where the tables count tokens (synthetic ones do not: a
+    ratio of 0/0 is left out, not printed as 0). Where fixed cost nothing (a free model:
+    the embedded one) the cost ratio is the token ratio."""
     base = figs.get("fixed")
     out: dict[str, float] = {}
     if base is None:
@@ -232,9 +233,12 @@ def comparisons(figs: Mapping[str, PolicyFigures]) -> dict[str, float]:
     for name, f in figs.items():
         if name == "fixed":
             continue
-        tokens = f.tokens / base.tokens if base.tokens else 0.0
-        out[f"cost_ratio_{name}_vs_fixed"] = f.cost_usd / base.cost_usd if base.cost_usd else tokens
-        out[f"token_ratio_{name}_vs_fixed"] = tokens
+        tokens = f.tokens / base.tokens if base.tokens else None
+        cost = f.cost_usd / base.cost_usd if base.cost_usd else tokens
+        if cost is not None:
+            out[f"cost_ratio_{name}_vs_fixed"] = cost
+        if tokens is not None:
+            out[f"token_ratio_{name}_vs_fixed"] = tokens
         out[f"accuracy_delta_{name}_vs_fixed"] = 100 * (f.accuracy - base.accuracy)
     return out
 
@@ -269,6 +273,8 @@ def format_report(report: SimReport) -> str:
     lines = [f"{k}={json.dumps(v) if isinstance(v, dict | list) else v}"
              for k, v in report.parameters.items()]  # fmt: skip
     cols = ["accuracy", "abstention", "wrong", "coverage", "cost_usd", "tokens", "trajectories"]
+    if not any(f.tokens for f in report.figures.values()):
+        cols.remove("tokens")  # tables without token counts (synthetic): no column of zeros
     for name, f in report.figures.items():
         lines += [f"{name}_{c}={getattr(f, c):.4f}" for c in cols]
     lines += [f"{k}={v:.4f}" for k, v in report.comparisons.items()]

@@ -125,7 +125,7 @@ def _instance_sandbox(instance_id: str, dataset: Path, repo_mirror: Path | None,
     say = lambda text: console.print(text, markup=False)  # noqa: E731
     cache = cache_dir(os.environ)
     try:
-        source = so.image_source(images, image_namespace)
+        source = so.image_source(images, image_namespace, sandbox=backend)
         logs = cache / "env-logs" / re.sub(r"[^A-Za-z0-9_.-]+", "-", instance_id)
         logs.mkdir(parents=True, exist_ok=True)  # the environment's build log, kept
         task = resolve_task(

@@ -24,7 +24,17 @@ from envs.predictions import unknown_ids
 from envs.repos import find_mirror, is_local_path, read_at_commit
 from envs.task import Task
 from quorum import logs
-from quorum.commands.solve_options import DEFAULTS, LogJson, TestNetwork, check_choices
+from quorum.commands.solve_options import (
+    DEFAULTS,
+    IMAGES_DEFAULT,
+    NAMESPACE_DEFAULT,
+    ImageNamespace,
+    Images,
+    LogJson,
+    TestNetwork,
+    check_choices,
+    image_source,
+)
 from quorum.errors import fail
 from quorum.paths import cache_dir
 from quorum.regressions import (
@@ -103,6 +113,8 @@ def select_command(
         int, typer.Option(help="Test runs (containers) of one instance at once.", min=1)
     ] = 1,
     test_network: TestNetwork = DEFAULTS["test_network"],
+    images: Images = IMAGES_DEFAULT,
+    image_namespace: ImageNamespace = NAMESPACE_DEFAULT,
     skip_invalid: Annotated[
         bool,
         typer.Option(help="Leave out invalid lines of the prediction files, run "
@@ -118,6 +130,10 @@ def select_command(
         raise fail(QuorumError(f"--method must be one of {', '.join(METHODS)}"), console)
     try:
         check_choices({**DEFAULTS, "test_network": test_network})
+        source = image_source(images, image_namespace)
+        if source != "build" and not regressions:
+            raise QuorumError(f"--images {source} is for the containers of --regressions",
+                              hint="add --regressions (and --dataset), or drop --images")
         pool = load_pool(sources, skip_invalid=skip_invalid)
         candidates = pool.candidates
         if instances is not None:
@@ -162,7 +178,8 @@ def select_command(
                 ca_bundle=default_ca_bundle(), cache_dir=cache_dir(os.environ) / "instances",
                 timeout_s=regression_timeout, max_files=regression_files,
                 concurrency=regression_workers, single_patch=threshold > 0,
-                network=test_network == "bridge",
+                network=test_network == "bridge", images=source,
+                image_namespace=image_namespace,
             )  # fmt: skip
             records = _regressions(groups, known, options, console)
             for tid, record in records.items():

@@ -91,7 +91,8 @@ def solve_command(
         raise fail(QuorumError(f"--sandbox must be docker or local, not {sandbox!r}"), console)
     try:
         so.check_choices(shared)
-        source = so.image_source(images, image_namespace)
+        instance = dataset is not None and not target.startswith(("http://", "https://"))
+        source = so.image_source(images, image_namespace, sandbox=sandbox, instance=instance)
     except QuorumError as exc:  # a refused choice: nothing to keep a run directory for
         raise fail(exc, console) from exc
     run_dir = out or Path("runs") / f"{_slug(target)}-{time.strftime('%Y%m%d-%H%M%S')}"

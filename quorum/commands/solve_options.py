@@ -120,12 +120,21 @@ ImageNamespace = Annotated[
 IMAGES_DEFAULT, NAMESPACE_DEFAULT = "build", DEFAULT_NAMESPACE
 
 
-def image_source(value: str, namespace: str = DEFAULT_NAMESPACE) -> ImageSource:
+def image_source(value: str, namespace: str = DEFAULT_NAMESPACE, *, sandbox: str = "docker",
+                 instance: bool = True) -> ImageSource:  # fmt: skip
     """`--images`' value, or a QuorumError naming the choices (or what is wrong with
-    `--image-namespace`)."""
+    `--image-namespace`). Official images exist for SWE-bench instances in Docker only:
+    asked for anywhere else (`instance` False: a local repository or a GitHub issue), the
+    flag is refused rather than silently ignored."""
     if value not in IMAGE_SOURCES:
         raise QuorumError(f"--images must be official, build or auto, not {value!r}")
     check_namespace(namespace)
+    if value != "build" and not (instance and sandbox == "docker"):
+        where = "a local sandbox" if sandbox != "docker" else "a repository or GitHub issue"
+        raise QuorumError(
+            f"--images {value} applies to SWE-bench instances in Docker, not to {where}",
+            hint="drop --images, or solve an instance id with --dataset and --sandbox docker",
+        )
     return value  # type: ignore[return-value]
 
 

@@ -194,6 +194,43 @@ def test_official_refuses_and_auto_builds_where_the_registry_has_no_image(
     assert "--images auto: building the environment instead" in build_log
 
 
+BREAKS_SUB = (
+    "diff --git a/pkg/calc.py b/pkg/calc.py\n--- a/pkg/calc.py\n+++ b/pkg/calc.py\n"
+    "@@ -3,4 +3,4 @@\n \n \n def sub(a, b):\n-    return a - b\n+    return a * b\n"
+)
+
+
+@pytest.mark.docker
+def test_regressions_run_in_the_official_image(history: History, namespace: str,
+                                               provider: DockerProvider, tmp_path: Path) -> None:
+    """`quorum select --regressions --images official`: the repository's tests near the
+    change run in the published image (its own environment, no build): the candidate that
+    breaks test_sub is told apart from the fix; a record made in another kind of image is
+    not reused for it."""
+    from envs.candidate import Candidate
+    from quorum.regressions import RegressionOptions, collect_regressions
+    from selection.pool import group_by_task
+
+    inst = _instance(history, PUBLISHED)
+    groups = group_by_task([Candidate(id="fix", task_id=PUBLISHED, patch=history.patch),
+                            Candidate(id="breaks", task_id=PUBLISHED, patch=BREAKS_SUB)])
+    options = RegressionOptions(out=tmp_path / "regressions", cache_dir=tmp_path / "cache",
+                                ca_bundle=BUNDLE, images="official", image_namespace=namespace,
+                                timeout_s=300)  # fmt: skip
+    record = collect_regressions(groups, {PUBLISHED: inst}, options, provider=provider)[PUBLISHED]
+    assert record.status == "ok", (record.detail,
+                                   (options.out / f"{PUBLISHED}.build.log").read_text())
+    assert record.image_source == "official" and record.test_files == ["tests/test_calc.py"]
+    matrix = record.matrix
+    [sub] = [t for t in matrix.test_ids if t.endswith("test_sub")]
+    assert matrix.test_ids == [sub]  # the hidden test_add is nowhere
+    assert matrix.passed("fix", sub) and not matrix.passed("breaks", sub)
+    assert record.covers(groups[PUBLISHED], options)
+    built = options.model_copy(update={"images": "build"})
+    assert not record.covers(groups[PUBLISHED], built)  # asked for a built image now: rerun
+    assert record.covers(groups[PUBLISHED], options.model_copy(update={"images": "auto"}))
+
+
 def test_image_names_are_the_harness_own() -> None:
     from swebench.harness.test_spec.test_spec import make_test_spec
 
@@ -228,6 +265,27 @@ def test_a_bad_images_value_or_namespace_is_refused(tmp_path: Path) -> None:
         "--images", "registry")
     assert "--image-namespace 'MyOrg/swebench' is not a registry path" in run(
         "--images", "official", "--image-namespace", "MyOrg/swebench")
+
+
+def test_images_where_there_is_no_instance_image_is_refused_not_ignored(tmp_path: Path) -> None:
+    """--images official on a local repository, or with the local sandbox, would be ignored:
+    the run would not be what was asked for. Refused before anything starts."""
+    def solve(*args: str) -> str:
+        result = CliRunner().invoke(app, ["solve", *args, "--images", "official",
+                                          "--out", str(tmp_path / "run")])  # fmt: skip
+        assert result.exit_code == 1, result.output
+        return " ".join(result.output.split())
+
+    here = solve(str(tmp_path), "--issue", "it breaks")
+    assert "--images official applies to SWE-bench instances in Docker, not to a " \
+        "repository or GitHub issue" in here
+    local = solve("some__id-1", "--dataset", str(tmp_path / "x.jsonl"), "--sandbox", "local")
+    assert "not to a local sandbox" in local and "drop --images" in local
+    assert not (tmp_path / "run").exists()  # refused before a run directory is made
+    select = CliRunner().invoke(app, ["select", str(tmp_path), "--images", "auto"])
+    assert select.exit_code == 1
+    assert "--images auto is for the containers of --regressions" in " ".join(
+        select.output.split())
 
 
 def test_pull_failures_are_told_apart() -> None:

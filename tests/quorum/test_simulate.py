@@ -160,3 +160,21 @@ def test_a_free_models_cost_ratio_is_its_token_ratio_not_zero() -> None:
                         "consensus": figs("consensus", 1.0, 900)})  # fmt: skip
     assert paid["cost_ratio_consensus_vs_fixed"] == 0.5
     assert paid["token_ratio_consensus_vs_fixed"] == 0.9
+    untold = comparisons({"fixed": figs("fixed", 2.0, 0), "consensus": figs("consensus", 1.0, 0)})
+    assert untold == {"cost_ratio_consensus_vs_fixed": 0.5,
+                      "accuracy_delta_consensus_vs_fixed": 0.0}  # fmt: skip
+
+
+def test_tables_without_token_counts_print_no_tokens() -> None:
+    """Synthetic tables count dollars only: no tokens column of zeros, no 0/0 ratio."""
+    from quorum.simulate import PolicyFigures, SimReport, comparisons, format_report
+
+    def figs(policy: str, usd: float) -> PolicyFigures:
+        return PolicyFigures(policy=policy, instances=1, graded=1, accuracy=1, abstention=0,
+                             wrong=0, coverage=1, cost_usd=usd, tokens=0, trajectories=1)
+
+    both = {"fixed": figs("fixed", 2.0), "consensus": figs("consensus", 1.0)}
+    text = format_report(SimReport(parameters={}, figures=both, comparisons=comparisons(both),
+                                   instances=[]))  # fmt: skip
+    assert "cost_ratio_consensus_vs_fixed=0.5000" in text
+    assert "token" not in text
