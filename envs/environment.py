@@ -345,8 +345,11 @@ def _writer(out) -> Callable[[str], None]:
 def env_commands(instance: Instance, spec: EnvSpec, source: Path) -> list[str]:
     """The venv and the spec's dependencies (the official harness's conda environment)."""
     commands = [f"python3 -m venv {VENV}",
-                # A fresh conda env has a current pip/setuptools; Debian's are old.
-                f"{ACTIVATE} && python -m pip install -q -U pip setuptools wheel"]
+                # A fresh conda env has a current pip/setuptools; Debian's are old. pip
+                # 25.3 dropped the `setup.py develop` fallback that editable installs of
+                # projects pinning setuptools < 64 (no PEP 660 hook: pylint 2.15's ~=62.6)
+                # need, and that the harness's environments had.
+                f"{ACTIVATE} && python -m pip install -q -U 'pip<25.3' setuptools wheel"]
     if spec.packages == "requirements.txt":
         commit = instance.environment_setup_commit or instance.base_commit
         reqs = requirements_at(source, commit, spec.requirements_paths)

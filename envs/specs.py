@@ -89,7 +89,10 @@ def local_spec(instance: Instance) -> EnvSpec:
                    suite="bookworm", packages="pytest", official=False)
 
 
-def swebench_spec(repo: str, version: str) -> EnvSpec:
+def swebench_spec(repo: str, version: str, *, built_here: bool = True) -> EnvSpec:
+    """`built_here`: the environment is built by Quorum today (editable installs made as
+    the harness's older tools made them: `compat_editable`); False for an official image,
+    whose commands run as published (its pip may predate `--config-settings`)."""
     try:
         from swebench.harness.constants import (
             MAP_REPO_TO_INSTALL,
@@ -120,7 +123,7 @@ def swebench_spec(repo: str, version: str) -> EnvSpec:
         requirements_paths=list(MAP_REPO_TO_REQS_PATHS.get(repo, [])),
         pip_packages=list(raw.get("pip_packages", [])),
         pre_install=pre_install,
-        install=str(raw.get("install", "")),
+        install=(compat_editable if built_here else str)(str(raw.get("install", ""))),
         eval_commands=list(raw.get("eval_commands", [])),
         test_cmd=test_cmd[-1] if isinstance(test_cmd, list) else test_cmd,
         parser=repo,
@@ -132,11 +135,24 @@ def swebench_spec(repo: str, version: str) -> EnvSpec:
     return spec
 
 
+def compat_editable(install: str) -> str:
+    """An editable install made the way the harness's own (older pip and setuptools) made
+    it: the source tree on sys.path. Today's setuptools installs `-e` through an import
+    hook instead, under which pylint's plain `pytest` finds no checker (pylint-7080).
+    `--no-use-pep517` is already the path-based legacy install, and config settings would
+    turn PEP 517 back on."""
+    words = install.split()
+    editable = "pip" in words and "install" in words and ("-e" in words or "--editable" in words)
+    if not editable or "--no-use-pep517" in words or "editable_mode" in install:
+        return install
+    return f"{install} --config-settings editable_mode=compat"
+
+
 def official_image_spec(repo: str, version: str, activate: str) -> EnvSpec:
     """The spec of an instance graded in its official image, which has its environment built
     already: the swebench spec's install and test commands as they are, whatever Python or
     conda step it needs (no substitution), activated as that image's layout says."""
-    spec = swebench_spec(repo, version)
+    spec = swebench_spec(repo, version, built_here=False)
     if spec.parser != repo or spec.test_cmd == LOCAL_TEST_CMD:  # no spec, or no test command
         return spec
     if not spec.python:  # other languages' images have no conda environment to activate

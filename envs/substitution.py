@@ -31,6 +31,9 @@ _REQUIRES = re.compile(
 # `python_requires='>=' + __minimum_python_version__` (astropy 1.3-3.x): the literal goes on
 # with a module-level string constant of the same file
 _CONCAT = re.compile(r"\s*\+\s*([A-Za-z_]\w*)")
+# `python_requires='>={}.{}'.format(*REQUIRED_PYTHON)` with `REQUIRED_PYTHON = (3, 6)`
+# (Django 2.0-3.0's setup.py): the literal filled in with a module-level tuple of ints
+_FORMAT = re.compile(r"\.format\(\s*\*\s*([A-Za-z_]\w*)\s*\)")
 # conda package names whose PyPI name differs; entries mapped to None have no pip package
 CONDA_TO_PYPI: dict[str, str | None] = {
     "python": None, "pip": None, "matplotlib-base": "matplotlib", "pytorch": "torch",
@@ -70,8 +73,17 @@ def declared_pythons(files: Mapping[str, str | None]) -> Declared:
 
 def _with_constant(literal: str, text: str, end: int) -> str:
     """The literal, completed by a `+ NAME` after it where NAME is a string constant the file
-    assigns at module level; an expression it cannot read stays as written, so it parses as
-    no specifier and the reason shows it."""
+    assigns at module level, or filled in by a `.format(*NAME)` where NAME is a tuple of ints;
+    an expression it cannot read stays as written, so it parses as no specifier and the
+    reason shows it."""
+    fmt = _FORMAT.match(text, end)
+    if fmt:
+        name = fmt.group(1)
+        value = re.search(rf"^{re.escape(name)}\s*=\s*\(([\d\s,]+)\)", text, re.MULTILINE)
+        numbers = value.group(1).replace(",", " ").split() if value else []
+        if numbers and len(numbers) == literal.count("{}") == literal.count("{"):
+            return literal.format(*numbers)
+        return f"'{literal}'.format(*{name})"
     concat = _CONCAT.match(text, end)
     if not concat:
         return literal

@@ -74,9 +74,12 @@ def resolve_commit(source: Path | str, rev: str = "HEAD") -> str:
                             f"{exc.detail or 'no such commit'}") from exc
 
 
-def export_base_repo(source: Path | str, dest: Path | str, commit: str = "HEAD") -> str:
+def export_base_repo(source: Path | str, dest: Path | str, commit: str = "HEAD", *,
+                     checkout: bool = True) -> str:  # fmt: skip
     """Write a history-free repository at `commit` of `source` into `dest` (which must not
-    exist, or be an empty directory) and return the commit's sha."""
+    exist, or be an empty directory) and return the commit's sha. `checkout=False` writes
+    the `.git` only, its index read from the commit (for a tree whose files are elsewhere
+    already: an official image's /testbed)."""
     source, dest = Path(source).resolve(), Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise BaseRepoError(f"cannot export a repository into {dest}: it is not empty")
@@ -106,7 +109,10 @@ def export_base_repo(source: Path | str, dest: Path | str, commit: str = "HEAD")
                   if target in ancestors)]
         _git(dest, "update-ref", "--stdin", stdin="\n".join(refs) + "\n")
         _git(dest, "symbolic-ref", "HEAD", f"refs/heads/{BRANCH}")
-        _git(dest, "checkout", "-q", "-f", BRANCH)
+        if checkout:
+            _git(dest, "checkout", "-q", "-f", BRANCH)
+        else:  # the index only: `git status` there refreshes it against the files it finds
+            _git(dest, "read-tree", BRANCH)
         shutil.rmtree(git_dir / "logs", ignore_errors=True)
     except BaseException:
         if created:

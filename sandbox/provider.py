@@ -160,7 +160,7 @@ class DockerProvider:
         say(f"copying {spec.source} at {commit[:12]}, without its future")
         with tempfile.TemporaryDirectory(prefix="quorum-snapshot-") as tmp:
             repo, archive = Path(tmp) / "repo", Path(tmp) / "repo.tar"
-            export_base_repo(spec.source, repo, commit)
+            export_base_repo(spec.source, repo, commit, checkout=not spec.git_only)
             with tarfile.open(archive, "w") as tar:
                 if spec.git_only:  # the files are there already; a tar would merge .git dirs
                     tar.add(repo / ".git", arcname=".git", filter=_owned_by_root)

@@ -81,6 +81,26 @@ def test_export_refuses_a_missing_commit_and_cleans_up(history: History, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_a_git_only_export_writes_no_files_and_its_index_matches_the_tree(
+        history: History, tmp_path: Path) -> None:
+    """For a tree already in place (an official image's /testbed): .git alone, whose
+    index says the files as the base commit has them are unchanged."""
+    out = tmp_path / "out"
+    sha = export_base_repo(history.root, out, history.base, checkout=False)
+    assert sorted(p.name for p in out.iterdir()) == [".git"]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(out), *args], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+
+    assert git("rev-parse", "HEAD").strip() == sha == history.base
+    assert "pkg/calc.py" in git("ls-files").split()
+    subprocess.run(["git", "-C", str(out), "checkout-index", "-a"], check=True)  # files arrive
+    assert git("status", "--porcelain") == ""
+    (out / "pkg" / "calc.py").write_text(FIXED)
+    assert git("status", "--porcelain").split() == ["M", "pkg/calc.py"]
+
+
 def test_a_shallow_source_exports_its_history(history: History, tmp_path: Path) -> None:
     shallow = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth=1", "--no-local", str(history.root),

@@ -148,6 +148,8 @@ def test_official_image_is_pulled_made_history_free_and_graded(
         assert box.workspace == WORKDIR
         assert_no_future(box, history)
         assert box.exec("test -f pkg/_speedups.so", timeout=30).ok  # the files stay as built
+        status = box.exec("git -c safe.directory='*' status --porcelain", timeout=60)
+        assert status.ok and status.stdout == "", status.output  # the new .git fits the files
         which = box.exec("command -v python && python -c 'import pytest, pkg'", timeout=60)
         assert which.ok and which.stdout.splitlines()[0] == f"{ENV_DIR}/bin/python", which.output
     # the host copy the task reads holds no future either

@@ -39,3 +39,21 @@ def test_local_instances_get_a_pytest_default() -> None:
     spec = spec_for(inst)
     assert (spec.supported, spec.official, spec.suite, spec.test_cmd) == (
         True, False, "bookworm", "python -m pytest -rA")
+
+
+def test_editable_installs_built_here_put_the_source_tree_on_the_path() -> None:
+    """Today's setuptools makes `pip install -e .` an import hook (pylint finds no checker
+    under it); compat mode is the path entry the harness's older tools made. An official
+    image runs its spec as published: its pip may not know --config-settings."""
+    from envs.specs import compat_editable, official_image_spec
+
+    pylint = swebench_spec("pylint-dev/pylint", "2.15")
+    assert pylint.install == "python -m pip install -e . --config-settings editable_mode=compat"
+    official = official_image_spec("pylint-dev/pylint", "2.15", "source x")
+    assert official.install == "python -m pip install -e ."
+    assert swebench_spec("psf/requests", "2.3").install == "python -m pip install ."
+    legacy = "python -m pip install -v --no-use-pep517 --no-build-isolation -e ."
+    assert compat_editable(legacy) == legacy  # already path-based; settings would undo that
+    assert compat_editable("python -m pip install --editable '.[dev]'").endswith(
+        "'.[dev]' --config-settings editable_mode=compat")
+    assert compat_editable("python setup.py develop") == "python setup.py develop"

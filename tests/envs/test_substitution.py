@@ -54,6 +54,23 @@ def test_python_requires_built_from_a_module_constant_is_read() -> None:
     assert choose_python("3.6", declared_pythons({"setup.py": unknown}), AVAILABLE) is None
 
 
+def test_python_requires_formatted_from_a_module_tuple_is_read() -> None:
+    # Django 2.0-3.0's setup.py (as in the Django 2.2rc1 sdist; SWE-bench's Django 3.0
+    # instances ask for Python 3.6, and their classifiers stop at 3.7)
+    setup_py = ("import sys\nCURRENT_PYTHON = sys.version_info[:2]\nREQUIRED_PYTHON = (3, 6)\n"
+                "setup(name='Django',\n"
+                "    python_requires='>={}.{}'.format(*REQUIRED_PYTHON),\n"
+                "    classifiers=['Programming Language :: Python :: 3.6',\n"
+                "                 'Programming Language :: Python :: 3.7'],\n)\n")  # fmt: skip
+    declared = declared_pythons({"setup.py": setup_py})
+    assert declared.requires == ">=3.6" and declared.classifiers == ["3.6", "3.7"]
+    assert choose_python("3.6", declared, AVAILABLE) == "3.9"  # past the classifiers
+    # a tuple the file does not assign stays as written: no specifier, no substitute
+    unknown = "setup(python_requires='>={}.{}'.format(*MINIMUM))\n"
+    assert declared_pythons({"setup.py": unknown}).requires == "'>={}.{}'.format(*MINIMUM)"
+    assert choose_python("3.6", declared_pythons({"setup.py": unknown}), AVAILABLE) is None
+
+
 def test_the_nearest_declared_interpreter_is_chosen() -> None:
     django = declared_pythons({"setup.cfg": DJANGO_30_SETUP_CFG})
     assert choose_python("3.6", django, AVAILABLE) == "3.9"  # 3.11 is not declared
