@@ -167,11 +167,12 @@ def test_instance_image_holds_no_future_and_grading_is_unchanged(
         history: History, instance: Instance, provider: DockerProvider,
         tmp_path_factory: pytest.TempPathFactory) -> None:
     cache = tmp_path_factory.mktemp("cache")
-    builder = EnvironmentBuilder(provider, cache_dir=cache)
+    # The bundle: the environment may not be built yet (a new key), and pip needs it here.
+    bundle = HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
+    builder = EnvironmentBuilder(provider, cache_dir=cache, ca_bundle=bundle)
     image = builder.instance_image(instance, spec_for(instance), cache / "build.log")
     with started(provider, image)() as box:
         assert_no_future(box, history)
-    bundle = HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
     for kind, resolved in ((GOLD, [instance.instance_id]), (EMPTY, [])):
         out = cache / kind
         report = evaluate([instance], special_predictions([instance], kind),
