@@ -93,11 +93,11 @@ class RegressionRecord(BaseModel):
         skipped, where single patches are wanted now)."""
         if self.status not in REUSABLE or (self.status == "one_patch" and options.single_patch):
             return False
-        if self.status != "one_patch" and self.max_files != options.max_files:
-            return False
-        if self.status != "one_patch" and options.images != "auto" and \
-                (self.image_source or "build") != options.images:
-            return False  # run in another kind of image than asked for now
+        if self.status != "one_patch":  # it ran tests: under the same limit and image kind
+            if self.max_files != options.max_files:
+                return False
+            if options.images != "auto" and (self.image_source or "build") != options.images:
+                return False
         ids = [c.id for c in group.choosable]
         if any(i not in self.patch_keys for i in ids):
             return False

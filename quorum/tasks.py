@@ -17,6 +17,17 @@ from sandbox.errors import QuorumError
 from sandbox.provider import DockerProvider
 
 
+def is_issue_url(target: str) -> bool:
+    """The target names a GitHub issue (or pull request) by URL, not a local repository or
+    an instance id."""
+    return target.startswith(("http://", "https://"))
+
+
+def is_instance(target: str, dataset: Path | None) -> bool:
+    """The target is a SWE-bench instance id: what `resolve_task` solves in its image."""
+    return dataset is not None and not is_issue_url(target)
+
+
 def resolve_task(
     target: str,
     *,
@@ -36,7 +47,7 @@ def resolve_task(
     """`workdir` holds clones (SWE-bench instances go next to it, in instances/); with
     Docker an instance is solved in its environment image, built once and shared with
     grading (or the official one: `images`), whose build log goes to `log_dir`."""
-    if target.startswith(("http://", "https://")):
+    if is_issue_url(target):
         return task_from_github(
             target,
             workdir=workdir,
@@ -44,7 +55,7 @@ def resolve_task(
             api_base=github_api,
             mirror_dir=repo_mirror,
         )
-    if dataset is not None:
+    if is_instance(target, dataset):
         return _instance_task(target, dataset, sandbox=sandbox, workdir=workdir,
                               repo_mirror=repo_mirror, log_dir=log_dir or workdir,
                               images=images, image_namespace=image_namespace)

@@ -20,7 +20,7 @@ from quorum.live import SolveView
 from quorum.models import default_models, endpoints_for
 from quorum.paths import cache_dir
 from quorum.solve import solve
-from quorum.tasks import resolve_task
+from quorum.tasks import is_instance, resolve_task
 from sandbox.errors import QuorumError
 
 EXIT_PATCH, EXIT_ERROR, EXIT_ABSTAIN = 0, 1, 2
@@ -91,8 +91,8 @@ def solve_command(
         raise fail(QuorumError(f"--sandbox must be docker or local, not {sandbox!r}"), console)
     try:
         so.check_choices(shared)
-        instance = dataset is not None and not target.startswith(("http://", "https://"))
-        source = so.image_source(images, image_namespace, sandbox=sandbox, instance=instance)
+        source = so.image_source(images, image_namespace, sandbox=sandbox,
+                                 instance=is_instance(target, dataset))
     except QuorumError as exc:  # a refused choice: nothing to keep a run directory for
         raise fail(exc, console) from exc
     run_dir = out or Path("runs") / f"{_slug(target)}-{time.strftime('%Y%m%d-%H%M%S')}"
