@@ -36,12 +36,20 @@ REPOSITORY = "quorum/base"
 SUITE_LABEL = "ai.quorum.base-suite"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SUITES: dict[str, str] = {"bookworm": "3.11", "bullseye": "3.9"}  # suite -> its python3
+# A C toolchain and the Python headers, as the SWE-bench harness's base image has
+# (build-essential): old pins and some test requirements have no wheel for the bases'
+# Pythons and build from source (Django's pywatchman, astropy's extensions).
 PACKAGES = (
     "ca-certificates",
+    "g++",
+    "gcc",
     "git",
+    "libc6-dev",
+    "make",
     "patch",
     "procps",
     "python3",
+    "python3-dev",
     "python3-pip",
     "python3-venv",
     "util-linux",

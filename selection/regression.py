@@ -4,7 +4,10 @@
 (`pkg/foo.py` -> `test_foo.py`, `foo_test.py`, tests that `import pkg.foo`,
 `from pkg import foo` or use `pkg.foo.x`), else those importing its package.
 Django's `tests/<app>/tests.py` is also related to a change anywhere in a package named
-`<app>` (`django/dispatch/dispatcher.py` -> `tests/dispatch/tests.py`).
+`<app>` (`django/dispatch/dispatcher.py` -> `tests/dispatch/tests.py`). A test file in a
+directory named after one of the module's packages (`tests/auth_tests/`, `tests/auth/`)
+ranks first, and where one does, files only named like the module in other packages'
+directories (every app's `test_forms.py`) are left out.
 `run_regressions` runs them on the base twice (a test whose two runs differ is quarantined)
 and on each unique patch once, one test process per sandbox, under the repository's own
 runner (selection/regression_runners.py: pytest, Django's runtests.py, sympy's bin/test),
@@ -39,11 +42,27 @@ def _parents(dotted: str) -> list[str]:
     return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
+def _package_names(dotted: str) -> set[str]:
+    """The names of a module's packages below the top-level one ('django.contrib.auth.forms'
+    -> {'contrib', 'auth'}): a test directory named `django` is no app's."""
+    return {p.rpartition(".")[2] for p in _parents(dotted) if "." in p}
+
+
+def _directory_names(path: str) -> set[str]:
+    """A test file's directories as the package names they stand for: Django's
+    `tests/auth_tests/` and `tests/test_auth/` -> auth; the `tests/` root says nothing."""
+    names = set()
+    for part in PurePosixPath(path).parent.parts:
+        name = part.removesuffix("_tests").removeprefix("tests_").removeprefix("test_")
+        if name not in ("", "test", "tests", "testing"):
+            names.add(name)
+    return names
+
+
 def _app_tests(path: str, dotted: str) -> bool:
-    """Django's `tests/<app>/tests.py` for a module in a package named `<app>` (below the
-    top-level one: `tests/django/tests.py` is no app's)."""
-    packages = {p.rpartition(".")[2] for p in _parents(dotted) if "." in p}
-    return PurePosixPath(path).name == "tests.py" and module_under_test(path) in packages
+    """Django's `tests/<app>/tests.py` for a module in a package named `<app>`."""
+    return PurePosixPath(path).name == "tests.py" and bool(
+        _directory_names(path) & _package_names(dotted))
 
 
 def _imports_module(text: str, dotted: str) -> bool:
@@ -71,18 +90,19 @@ def related_tests(changed: Sequence[str], files: dict[str, str], limit: int = 20
     modules = [m for p in changed if (m := _module(p))]
     tests = {p: t for p, t in files.items() if is_test_module(p)}
     scored: dict[str, int] = {}
-    for path, text in tests.items():
-        stem = module_under_test(path)
-        score = 0
-        for dotted, short in modules:
-            if stem == short:
-                score += 3
-            elif _app_tests(path, dotted):
-                score += 1
-            if _imports_module(text, dotted):
-                score += 2
-        if score:
-            scored[path] = score
+    for dotted, short in modules:
+        hits: dict[str, tuple[int, bool, bool]] = {}  # path -> (score, imports, same package)
+        for path, text in tests.items():
+            named = module_under_test(path) == short
+            imports = _imports_module(text, dotted)
+            score = 3 * named + (not named and _app_tests(path, dotted)) + 2 * imports
+            if score:
+                same = bool(_directory_names(path) & _package_names(dotted))
+                hits[path] = (score + 2 * same, imports, same)
+        if any(same for _, _, same in hits.values()):  # the module's own package's tests
+            hits = {p: h for p, h in hits.items() if h[1] or h[2]}
+        for path, (score, _, _) in hits.items():
+            scored[path] = scored.get(path, 0) + score
     if not scored:  # the nearest package imported by a few test files (many say nothing)
         for package in sorted({p for d, _ in modules for p in _parents(d)},
                               key=lambda p: (-p.count("."), p)):  # fmt: skip

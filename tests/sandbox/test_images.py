@@ -107,6 +107,12 @@ git --version
 command -v setsid patch ps
 python3 -m venv /tmp/v
 /tmp/v/bin/pip --version
+command -v g++ make
+printf '#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "hello"};\n'\
+'PyMODINIT_FUNC PyInit_hello(void) { return PyModule_Create(&m); }\n' > /tmp/hello.c
+gcc -shared -fPIC $(python3-config --includes) /tmp/hello.c \
+    -o /tmp/hello$(python3-config --extension-suffix)
+(cd /tmp && python3 -c 'import hello; print("built extension", hello.__name__)')
 cd /tmp && git init -q r && cd r
 git -c user.email=a@b -c user.name=t commit -q --allow-empty -m x
 git log --oneline | wc -l
@@ -116,7 +122,7 @@ test ! -e /var/lib/apt/lists/deb.debian.org_debian_dists_*_InRelease
 
 @pytest.mark.docker
 @pytest.mark.parametrize("suite", list(images.SUITES))
-def test_built_image_has_python_git_venv_and_setsid(client, suite) -> None:
+def test_built_image_has_python_git_venv_setsid_and_a_c_toolchain(client, suite) -> None:
     tag = images.ensure_base_image(client, suite)
     container = client.containers.create(
         tag, ["bash", "-c", SMOKE], labels={labels.MANAGED: "1", labels.KIND: "sandbox"}
@@ -132,6 +138,8 @@ def test_built_image_has_python_git_venv_and_setsid(client, suite) -> None:
     assert "git version" in out
     assert "/usr/bin/setsid" in out
     assert "pip " in out
+    assert "/usr/bin/g++" in out and "/usr/bin/make" in out
+    assert "built extension hello" in out  # gcc + Python headers: sdists with C build here
     assert out.strip().endswith("1")  # the commit exists
 
 

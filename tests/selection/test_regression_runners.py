@@ -284,6 +284,29 @@ def test_django_labels_and_related_app_tests(django_repo: Path) -> None:
     assert related_tests(["django/dispatch/dispatcher.py"], texts) == ["tests/dispatch/tests.py"]
 
 
+def test_same_app_tests_win_over_every_app_s_file_of_the_same_name() -> None:
+    """django/contrib/auth/forms.py: every app has a test_forms.py; auth's own
+    (tests/auth_tests/) ranks first, and others' count only where they import the module."""
+    auth_forms = "from django.contrib.auth.forms import "
+    texts = {
+        "tests/auth_tests/test_forms.py": auth_forms + "UserCreationForm\n",
+        "tests/admin_views/test_forms.py": "from django.contrib.admin.forms import X\n",
+        "tests/model_forms/test_forms.py": "from django import forms\n",
+        "tests/admin_views/tests.py": auth_forms + "AdminPasswordChangeForm\n",
+        "tests/auth_tests/test_views.py": "from django.contrib.auth.views import LoginView\n",
+    }
+    assert related_tests(["django/contrib/auth/forms.py"], texts) == [
+        "tests/auth_tests/test_forms.py", "tests/admin_views/tests.py"]
+    # no file in the module's own package's directory: a name alone still relates
+    del texts["tests/auth_tests/test_forms.py"]
+    assert related_tests(["django/contrib/auth/forms.py"], texts) == [
+        "tests/admin_views/test_forms.py", "tests/model_forms/test_forms.py",
+        "tests/admin_views/tests.py"]
+    # the same rule for a pytest layout with a directory per package
+    flat = {"tests/io/test_utils.py": "", "tests/net/test_utils.py": "", "tests/test_utils.py": ""}
+    assert related_tests(["pkg/net/utils.py"], flat) == ["tests/net/test_utils.py"]
+
+
 def test_django_suite_counts_the_test_a_patch_breaks(django_repo: Path) -> None:
     cands = [
         Candidate(id="good", task_id="t", patch=_diff(
