@@ -202,7 +202,7 @@ class EnvironmentBuilder:
                 env_image = self._locked(f"env-{spec.key}",
                                          lambda: self.env_image(instance, spec, source, say))
                 setup = [f"{ACTIVATE} && {cmd}" for cmd in [*spec.pre_install, spec.install]
-                         if cmd] + _venv_on_path()
+                         if cmd] + _venv_on_path() + current_env_pythons(spec)
                 return self._locked(instance.instance_id, lambda: self._docker.snapshot(
                     SnapshotSpec(base_image=env_image, source=source,
                                  commit=instance.base_commit, setup=setup,
@@ -332,6 +332,30 @@ def _venv_on_path() -> list[str]:
     return [f"printf '#!/bin/sh\\nexec {VENV}/bin/{tool} \"$@\"\\n' "
             f"> /usr/local/bin/{tool} && chmod +x /usr/local/bin/{tool}"
             for tool in ("python", "pip", "pytest")]
+
+
+def current_env_pythons(spec: EnvSpec) -> list[str]:
+    """tox-current-env runs the tests through `.tox/ENV/bin/python`, a link it makes to the
+    interpreter running tox: the venv's `bin/python`, itself a link to the system Python.
+    Started through a link to that link, Python finds no pyvenv.cfg beside it and runs
+    without the venv's packages (the harness's conda interpreters are real files). The
+    plugin keeps what is already there: scripts that exec the venv's Python, made first."""
+    words = shlex.split(spec.test_cmd)
+    if "tox" not in words or "--current-env" not in words:
+        return []
+    envs: list[str] = []
+    for i, word in enumerate(words[:words.index("--")] if "--" in words else words):
+        if word in ("-e", "--env"):
+            envs += words[i + 1].split(",") if i + 1 < len(words) else []
+        elif word.startswith("--env="):
+            envs += word.removeprefix("--env=").split(",")
+        elif word.startswith("-e") and not word.startswith("--"):
+            envs += word.removeprefix("-e").split(",")
+    names = ["python", f"python{spec.python.split('.')[0]}", f"python{spec.python}"]
+    script = f"'#!/bin/sh\\nexec {VENV}/bin/python \"$@\"\\n'"
+    return [f"mkdir -p .tox/{env}/bin && for n in {' '.join(names)}; do "
+            f"printf {script} > .tox/{env}/bin/$n && chmod +x .tox/{env}/bin/$n; done"
+            for env in envs if env]
 
 
 def _writer(out) -> Callable[[str], None]:

@@ -14,6 +14,26 @@ from envs.gitcmd import GitFailed, git
 # swebench's REPLACE_REQ_PACKAGES: packages yanked from PyPI and their replacement.
 REPLACEMENTS = (("types-pkg_resources", "types-setuptools"),)
 
+# Era pins: (repo, first version not pinned, requirements), installed with the spec's own
+# pip packages. Built today, an unbounded requirement resolves to today's release, which
+# may have dropped what the instance's code imports. Every sphinx release imports
+# `docutils.utils.roman`, removed in docutils 0.22 (July 2025); sphinx caps docutils itself
+# from 5.0 on, while older base commits declare only `docutils>=0.12` or `>=0.14`. The cap
+# is the newest docutils that still has it: what such an environment resolved until then.
+ERA_PINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("sphinx-doc/sphinx", "5.0", ("docutils<0.22",)),
+)
+
+
+def era_pins(repo: str, version: str) -> list[str]:
+    """The pins a spec of `repo` at `version` gets installed with (ERA_PINS)."""
+    return [pin for name, below, pins in ERA_PINS
+            if name == repo and _version(version) < _version(below) for pin in pins]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text))
+
 
 def _excluded(line: str) -> bool:
     return any(line.strip().startswith(x) for x in ("-e .", "#", ".[test"))

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envs.instances import Instance
 from envs.repos import is_local_path
+from envs.requirements import era_pins
 from envs.substitution import (
     METADATA_FILES,
     choose_python,
@@ -91,8 +92,9 @@ def local_spec(instance: Instance) -> EnvSpec:
 
 def swebench_spec(repo: str, version: str, *, built_here: bool = True) -> EnvSpec:
     """`built_here`: the environment is built by Quorum today (editable installs made as
-    the harness's older tools made them: `compat_editable`); False for an official image,
-    whose commands run as published (its pip may predate `--config-settings`)."""
+    the harness's older tools made them: `compat_editable`; era pins: envs.requirements);
+    False for an official image, whose commands run as published (its pip may predate
+    `--config-settings`)."""
     try:
         from swebench.harness.constants import (
             MAP_REPO_TO_INSTALL,
@@ -121,7 +123,8 @@ def swebench_spec(repo: str, version: str, *, built_here: bool = True) -> EnvSpe
         suite=SUITE_FOR_PYTHON.get(python, ""),
         packages=str(raw.get("packages", "")),
         requirements_paths=list(MAP_REPO_TO_REQS_PATHS.get(repo, [])),
-        pip_packages=list(raw.get("pip_packages", [])),
+        pip_packages=[*raw.get("pip_packages", []), *(era_pins(repo, version)
+                                                      if built_here else [])],
         pre_install=pre_install,
         install=(compat_editable if built_here else str)(str(raw.get("install", ""))),
         eval_commands=list(raw.get("eval_commands", [])),

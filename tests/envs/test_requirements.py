@@ -25,3 +25,13 @@ def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
     sha = make_repo(tmp_path)
     with pytest.raises(TaskSourceError, match="no requirements file"):
         requirements_at(tmp_path, sha, ["requirements.txt"])
+
+
+def test_era_pins_hold_below_the_version_that_declares_its_own_cap() -> None:
+    from envs.requirements import era_pins
+
+    assert era_pins("sphinx-doc/sphinx", "3.1") == ["docutils<0.22"]
+    assert era_pins("sphinx-doc/sphinx", "4.4") == ["docutils<0.22"]
+    assert era_pins("sphinx-doc/sphinx", "5.0") == []  # its setup.py caps docutils itself
+    assert era_pins("sphinx-doc/sphinx", "7.10") == []  # compared as numbers, not text
+    assert era_pins("pylint-dev/pylint", "2.15") == []

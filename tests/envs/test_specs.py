@@ -57,3 +57,19 @@ def test_editable_installs_built_here_put_the_source_tree_on_the_path() -> None:
     assert compat_editable("python -m pip install --editable '.[dev]'").endswith(
         "'.[dev]' --config-settings editable_mode=compat")
     assert compat_editable("python setup.py develop") == "python setup.py develop"
+
+
+def test_old_sphinx_built_here_gets_the_era_docutils_cap() -> None:
+    """Sphinx < 5 at its base commits declares docutils unbounded; today's docutils (0.22+)
+    has no `docutils.utils.roman`, which sphinx imports. The cap joins the spec's pins (so
+    the environment key changes with it); an official image keeps its spec as published."""
+    from envs.specs import official_image_spec
+
+    old = swebench_spec("sphinx-doc/sphinx", "3.5")
+    assert old.pip_packages == ["tox==4.16.0", "tox-current-env==0.0.11", "Jinja2==3.0.3",
+                                "docutils<0.22"]
+    assert "docutils<0.22" in swebench_spec("sphinx-doc/sphinx", "4.4").pip_packages
+    assert not any("docutils" in p for p in swebench_spec("sphinx-doc/sphinx", "5.0").pip_packages)
+    official = official_image_spec("sphinx-doc/sphinx", "3.5", "source x")
+    assert "docutils<0.22" not in official.pip_packages
+    assert official.key != old.key
