@@ -8,6 +8,8 @@ import posixpath
 import re
 from pathlib import Path
 
+from packaging.version import Version
+
 from envs.errors import TaskSourceError
 from envs.gitcmd import GitFailed, git
 
@@ -28,11 +30,7 @@ ERA_PINS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 def era_pins(repo: str, version: str) -> list[str]:
     """The pins a spec of `repo` at `version` gets installed with (ERA_PINS)."""
     return [pin for name, below, pins in ERA_PINS
-            if name == repo and _version(version) < _version(below) for pin in pins]
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", text))
+            if name == repo and Version(version) < Version(below) for pin in pins]
 
 
 def _excluded(line: str) -> bool:

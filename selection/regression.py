@@ -59,10 +59,14 @@ def _directory_names(path: str) -> set[str]:
     return names
 
 
+def _in_own_package(path: str, dotted: str) -> bool:
+    """The test file sits in a directory named after one of the module's packages."""
+    return bool(_directory_names(path) & _package_names(dotted))
+
+
 def _app_tests(path: str, dotted: str) -> bool:
     """Django's `tests/<app>/tests.py` for a module in a package named `<app>`."""
-    return PurePosixPath(path).name == "tests.py" and bool(
-        _directory_names(path) & _package_names(dotted))
+    return PurePosixPath(path).name == "tests.py" and _in_own_package(path, dotted)
 
 
 def _imports_module(text: str, dotted: str) -> bool:
@@ -95,9 +99,9 @@ def related_tests(changed: Sequence[str], files: dict[str, str], limit: int = 20
         for path, text in tests.items():
             named = module_under_test(path) == short
             imports = _imports_module(text, dotted)
-            score = 3 * named + (not named and _app_tests(path, dotted)) + 2 * imports
-            if score:
-                same = bool(_directory_names(path) & _package_names(dotted))
+            same = _in_own_package(path, dotted)
+            app = not named and same and PurePosixPath(path).name == "tests.py"
+            if score := 3 * named + app + 2 * imports:
                 hits[path] = (score + 2 * same, imports, same)
         if any(same for _, _, same in hits.values()):  # the module's own package's tests
             hits = {p: h for p, h in hits.items() if h[1] or h[2]}
