@@ -5,6 +5,7 @@ embedded GGUF gives the same P(YES) in transformers as in llama.cpp (slow)."""
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -79,7 +80,12 @@ def test_batched_prefix_sharing_matches_one_by_one(tiny) -> None:
 @pytest.mark.timeout(1800)  # 2 cores: loading and dequantising the GGUF alone took 7 minutes
 def test_gguf_agrees_with_llama_cpp(embedded_model) -> None:
     """The same GGUF weights through llama.cpp's server and transformers' dequantised
-    loader: P(YES) within 0.02."""
+    loader: the same ranking of the four candidates, and log-odds of YES within 0.35.
+
+    Why not equal: llama.cpp multiplies the quantised weights with 8-bit-quantised
+    activations, transformers with fp32 weights dequantised once. Measured gaps: under
+    0.02 in P(YES) with an earlier llama.cpp, 0.15 in log-odds (0.04 in P near 0.5) with
+    the pinned 0.3.16. A wrong loader, tokeniser or chat template moves them far more."""
     import gguf  # noqa: F401  (transformers' GGUF loader needs it; the `gpu` extra has it)
 
     from agent.llm import BudgetCaps, Ledger, LLMClient, ModelConfig
@@ -114,5 +120,10 @@ def test_gguf_agrees_with_llama_cpp(embedded_model) -> None:
         served = asyncio.run(endpoint_scores(server.base_url))
     local = TransformersVerifier.from_gguf(embedded_model, device="cpu").score_sync(items)
     print("llama.cpp", served, "transformers", local)
+    assert sorted(served, key=served.get) == sorted(local, key=local.get)
     for cid in served:
-        assert local[cid] == pytest.approx(served[cid], abs=0.02), cid
+        assert _log_odds(local[cid]) == pytest.approx(_log_odds(served[cid]), abs=0.35), cid
+
+
+def _log_odds(p: float) -> float:
+    return math.log(p / (1 - p))
