@@ -41,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from envs.candidate import Candidate, ReproTest
-from envs.examples import DEMO, materialize_example
+from envs.examples import materialize_example
 from envs.gitcmd import git
 from quorum.commands.demo import EXAMPLE_SETUP
 from quorum.sandboxes import sandbox_factory
@@ -306,7 +306,7 @@ def main() -> None:
     p = args.concurrency
 
     with tempfile.TemporaryDirectory() as tmp:
-        task = materialize_example(DEMO, Path(tmp) / "repo")
+        task = materialize_example("calc", Path(tmp) / "repo")  # its tests are about calc
         task = task.model_copy(update={"setup": EXAMPLE_SETUP})
         candidates = make_candidates(Path(task.repo), task.id)
         tests = make_tests()

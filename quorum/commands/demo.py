@@ -13,7 +13,7 @@ from rich.console import Console
 
 from agent.loop import AgentLimits
 from agent.rollout import RolloutConfig
-from envs.examples import DEMO, materialize_example
+from envs.examples import DEMO, list_examples, materialize_example
 from quorum.commands.solve_options import SOLVERS
 from quorum.demo import SERVER_LOG, final_screen, grade_demo, record
 from quorum.errors import fail
@@ -34,7 +34,7 @@ def demo_command(
     model: Annotated[
         list[str] | None, typer.Option(help="Model(s); default: the embedded local model.")
     ] = None,
-    models_file: Annotated[Path | None, typer.Option(help="TOML [models.NAME] settings.")] = None,
+    models_file: Annotated[Path | None, typer.Option(help="TOML \\[models.NAME] settings.")] = None,
     solver: Annotated[
         str,
         typer.Option(help="agentless (default: the fixed pipeline the small embedded model "
@@ -42,6 +42,9 @@ def demo_command(
                      "the model's size), agent, or mixed (they alternate)."),
     ] = "agentless",
     sandbox: Annotated[str, typer.Option(help="docker, or local (no isolation).")] = "docker",
+    example: Annotated[
+        str, typer.Option(help=f"Bundled example to solve: {', '.join(list_examples())}.")
+    ] = DEMO,
     out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
     history: Annotated[
         Path, typer.Option(help="Where each demo run's grade is appended (JSONL).")
@@ -56,7 +59,7 @@ def demo_command(
                    console)  # fmt: skip
     run_dir = out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
-        task = materialize_example(DEMO, run_dir / "repo")
+        task = materialize_example(example, run_dir / "repo")
         task = task.model_copy(update={"setup": EXAMPLE_SETUP})
         options = SolveOptions(
             rollout=RolloutConfig(n=n, concurrency=min(n, 4),

@@ -1,0 +1,3 @@
+from timesheet.cli import main
+
+raise SystemExit(main())
