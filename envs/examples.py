@@ -10,7 +10,7 @@ from envs.instances import load_instances
 from envs.sources.swebench import task_from_instance
 from envs.task import Task
 
-DEMO = "calc"
+DEMO = "timesheet"  # calc stays bundled: the example for capable models
 
 
 def list_examples(examples_dir: Path = EXAMPLES_DIR) -> list[str]:
