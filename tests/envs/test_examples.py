@@ -12,7 +12,7 @@ from envs.instances import Instance
 from tests.envs.grading import grade_gold
 
 # each bundled example: its package and how its issue starts
-EXAMPLES = {"calc": ("calc", "# Chained `**`"), "timesheet": ("timesheet", "# A shift that")}
+EXAMPLES = {"calc": ("calc", "# Chained `**`"), "timesheet": ("timesheet", "# Report shows `1:5`")}
 
 
 def test_demo_is_listed():

@@ -20,6 +20,7 @@ def test_span_minutes():
     assert span_minutes("09:00-10:30") == 90
     assert span_minutes("00:00-23:59") == 1439
     assert span_minutes("12:15-12:20") == 5
+    assert span_minutes("22:30-01:15") == 165  # past midnight
 
 
 def test_span_needs_a_dash():

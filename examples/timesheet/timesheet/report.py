@@ -10,7 +10,7 @@ from timesheet.entries import Entry
 def format_minutes(minutes: int) -> str:
     """H:MM, e.g. 135 -> "2:15"."""
     hours, rest = divmod(minutes, 60)
-    return f"{hours}:{rest:02d}"
+    return f"{hours}:{rest}"
 
 
 def summarize(entries: list[Entry]) -> dict[str, int]:
