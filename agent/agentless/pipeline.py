@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent import prompts as agent_prompts
-from agent.agentless import prompts
+from agent.agentless import prompts, repro_imports
 from agent.agentless.config import AgentlessConfig
 from agent.agentless.edits import (
     EditError,
@@ -30,10 +30,13 @@ from agent.trajectory import Step, Trajectory, TrajectorySpec
 from envs.candidate import Candidate
 from envs.task import Task
 from sandbox.protocol import Sandbox
+from sandbox.result import ExecResult
 
 StepHook = Callable[[Trajectory, Step], None]
 _MARKER = re.compile(r"^\s*(<{5,}\s*SEARCH|={5,}|>{5,}\s*REPLACE)\s*$")
 TEST_TIMEOUT_S = 120
+UNCHANGED = "identical to the original"
+MEND_ROUNDS = 3  # pytest reruns after mending a reproduction test's imports
 
 
 async def run_agentless(
@@ -73,7 +76,9 @@ class _Run:
         targets, snippets = await self.localize_functions(entries)
         context = prompts.code_context(snippets)
         if self.config.repro_attempts:
-            await self.reproduce(context)
+            shown = [e.path for e in entries]
+            modules = repro_imports.index(((e.path, e.text) for e in repo_map.sources), shown)
+            await self.reproduce(context, modules)
         if self.spec.role == "test_writer":
             raise Submitted("test written", step=len(self.traj.steps))
         used = await self.repair(entries, targets, context, previous)
@@ -151,13 +156,15 @@ class _Run:
         self.record(step)
         return targets, snippets
 
-    async def reproduce(self, context: str) -> bool:
-        """A test that fails on the original code (exit code 1: tests ran and failed); a
-        test that passes or cannot be collected is fed back once more, then removed."""
+    async def reproduce(self, context: str, modules: list[repro_imports.ModuleNames]) -> bool:
+        """A test that fails on the original code (exit code 1: tests ran and failed, not on
+        a name the test itself lacks); a missing or wrong import is mended without the model;
+        a test that passes or cannot be collected is fed back once more, then removed."""
         path, feedback = agent_prompts.REPRO_TEST_PATH, ""
+        imports = repro_imports.import_lines(modules)
         for attempt in range(1, self.config.repro_attempts + 1):
             started = time.monotonic()
-            prompt = prompts.reproduce(self.task, context, feedback)
+            prompt = prompts.reproduce(self.task, context, feedback, imports)
             text, step = await self.ask(prompt, "agentless_repro", self.config.max_output_tokens)
             step.tool, step.args = "reproduce", {"attempt": attempt, "path": path}
             code = main_code(text)
@@ -169,19 +176,32 @@ class _Run:
                 step.format_error = str(exc)
                 feedback = str(exc)
             else:
-                await asyncio.to_thread(self.sandbox.write_file, path, code)
-                result = await asyncio.to_thread(
-                    self.sandbox.exec, agent_prompts.REPRO_TEST_COMMAND, timeout=TEST_TIMEOUT_S
-                )
+                result = await asyncio.to_thread(self._run_test, path, code)
+                mended: list[str] = []
+                for _round in range(MEND_ROUNDS):
+                    code, added = repro_imports.mend(code, result.output, modules)
+                    if not added:
+                        break
+                    mended += added
+                    result = await asyncio.to_thread(self._run_test, path, code)
+                note = ""
+                if mended:
+                    step.args["imports_added"] = mended
+                    note = f" (imports added: {'; '.join(mended)})"
                 tail = result.output[-1500:]
                 step.args["exit_code"] = result.exit_code
-                if result.exit_code == 1:
-                    step.observation = f"fails on the original code, as it should:\n{tail}"
+                lacks_name = re.search(rf"^{re.escape(path)}:\d+: NameError", result.output, re.M)
+                if result.exit_code == 1 and not lacks_name:
+                    step.observation = f"fails on the original code, as it should{note}:\n{tail}"
                     step.duration_s = time.monotonic() - started
                     self.record(step)
                     return True
-                why = "passes on the original code" if result.ok else "errors before testing"
-                step.observation = f"discarded: {why} (exit {result.exit_code}):\n{tail}"
+                why = (
+                    "passes on the original code" if result.ok
+                    else "fails on a name the test never defines" if result.exit_code == 1
+                    else "errors before testing"
+                )  # fmt: skip
+                step.observation = f"discarded: {why} (exit {result.exit_code}){note}:\n{tail}"
                 feedback = f"It {why}. pytest said:\n{tail[-800:]}"
                 await asyncio.to_thread(self.sandbox.exec, f"rm -f {path}", timeout=30)
             step.duration_s = time.monotonic() - started
@@ -192,8 +212,13 @@ class _Run:
                      previous: Sequence[Candidate]) -> str | None:  # fmt: skip
         """The fallback chain: the first format whose reply gives a usable edit wins."""
         main = entries[0]
+        unchanged = 0  # replies that gave the code back as it was
         for fmt in self.config.formats:
             if fmt == "file" and main.lines > self.config.file_rewrite_lines:
+                continue
+            if fmt == "file" and unchanged >= 2:
+                # The model has twice said the code is right as it is; the whole file is the
+                # costliest reply and came back unchanged too in every such case of the demo.
                 continue
             target = {
                 "search_replace": "",
@@ -225,6 +250,7 @@ class _Run:
                 except EditError as exc:
                     step.format_error = str(exc)
                     step.observation = f"discarded: {exc}"
+                    unchanged += str(exc) == UNCHANGED
                     return_value = None
                 step.duration_s = time.monotonic() - started
                 self.record(step)
@@ -268,7 +294,7 @@ class _Run:
             edited[main.path] = rewrite_file(main.path, main.text, main_code(text))
         changed = {p: t for p, t in edited.items() if t != originals[p]}
         if not changed:
-            raise EditError("identical to the original")
+            raise EditError(UNCHANGED)
         for path, content in changed.items():
             check_file(path, originals[path], content)
         return changed, notes
@@ -299,6 +325,10 @@ class _Run:
         return entries[0].path
 
     # -- plumbing ----------------------------------------------------------------------------
+    def _run_test(self, path: str, code: str) -> ExecResult:
+        self.sandbox.write_file(path, code)
+        return self.sandbox.exec(agent_prompts.REPRO_TEST_COMMAND, timeout=TEST_TIMEOUT_S)
+
     async def ask(self, prompt: str, caller: str, max_tokens: int) -> tuple[str, Step]:
         try:
             done = await self.client.complete(

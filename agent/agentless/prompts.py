@@ -44,16 +44,20 @@ def code_context(snippets: Sequence[tuple[str, str]]) -> str:
     return "\n\n".join(f"### {label}\n```\n{code.rstrip()}\n```" for label, code in snippets)
 
 
-def reproduce(task: Task, context: str, feedback: str = "") -> str:
+def reproduce(task: Task, context: str, feedback: str = "", imports: str = "") -> str:
     again = ""
     if feedback:
         again = f"\n\nYour previous test did not work:\n{feedback}\nWrite a better one."
+    where = (
+        f"Import what you use from these modules:\n```python\n{imports}\n```\n"
+        if imports else "Import from the modules shown (by their path from the repository root). "
+    )  # fmt: skip
     return (
         f"{_issue(task)}\n\n<code>\n{context}\n</code>\n\n"
         f"Write a pytest file `{agent_prompts.REPRO_TEST_PATH}` for the repository root that "
         "FAILS on the code above because of the issue and PASSES once the issue is fixed. "
-        "Import from the modules shown (by their path from the repository root), keep it "
-        "short, and do not fix the bug. Answer with the whole file in one ```python block."
+        f"{where}Keep it short: one test function, on the example the issue gives if it "
+        "gives one. Do not fix the bug. Answer with the whole file in one ```python block."
         f"{again}"
     )
 

@@ -143,7 +143,9 @@ def test_an_edit_identical_to_the_original_is_dropped(task, tmp_path: Path) -> N
         fix("return a - b"), same, same,
     )  # fmt: skip
     repairs = [s for s in traj.steps if s.tool == "repair"]
-    assert len(repairs) == 3 and all("identical" in (s.format_error or "") for s in repairs)
+    assert len(repairs) == 2 and all("identical" in (s.format_error or "") for s in repairs)
+    # twice unchanged: the whole-file rewrite, the costliest reply, is not asked for
+    assert [s.args["format"] for s in repairs] == ["search_replace", "function"]
     assert traj.exit is not None and traj.exit.status == "format_errors"
     assert "pkg/calc.py" not in diff
 
